@@ -1,0 +1,185 @@
+"""Distinguished names (TS 32.300): parsing, formatting and tree relations.
+
+A DN is a sequence of RDNs ``Class=id`` from the root down. Two textual forms exist:
+the comma form used inside 3GPP data (``SubNetwork=1,ManagedElement=1``) and the URI form
+of ProvMnS paths (``SubNetwork=1/ManagedElement=1``). Ids may hold special characters; they
+are escaped with a backslash (``\\,`` ``\\=`` ``\\/`` ``\\\\``...), the same in both forms.
+
+The canonical comma form is also the store key: a subtree of ``X`` is exactly the key range
+``X,`` .. ``X-`` (``-`` is the character after ``,``), so a subtree read is one range scan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from mns.errors import MalformedDN
+
+# Characters an id must escape: the two separators, '=', the escape itself, and the ones
+# RFC 4514 and TS 32.300 reserve.
+_SPECIAL: Final = frozenset(',=/\\+"<>;')
+_CLASS_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+_MAX_RDNS: Final = 64
+
+
+def escape_id(value: str) -> str:
+    """Escape the characters of an RDN value that DN syntax reserves."""
+    if not any(c in _SPECIAL for c in value):
+        return value
+    return "".join("\\" + c if c in _SPECIAL else c for c in value)
+
+
+def _split(text: str, sep: str) -> list[str]:
+    """Split on unescaped ``sep``; escapes are kept for the second pass."""
+    parts: list[str] = []
+    buf: list[str] = []
+    it = iter(text)
+    for c in it:
+        if c == "\\":
+            nxt = next(it, None)
+            if nxt is None:
+                raise MalformedDN(text, "ends in a lone escape character '\\'")
+            buf.append(c)
+            buf.append(nxt)
+        elif c == sep:
+            parts.append("".join(buf))
+            buf = []
+        else:
+            buf.append(c)
+    parts.append("".join(buf))
+    return parts
+
+
+def _unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
+    out: list[str] = []
+    it = iter(value)
+    for c in it:
+        out.append(next(it) if c == "\\" else c)
+    return "".join(out)
+
+
+def _parse_rdn(text: str, part: str) -> tuple[str, str]:
+    # The class name never holds escapes, so the first unescaped '=' ends it.
+    eq = part.find("=")
+    if eq <= 0:
+        raise MalformedDN(text, f"RDN {part!r} is not of the form Class=id")
+    cls, raw = part[:eq].strip(), part[eq + 1 :]
+    if not _CLASS_RE.match(cls):
+        raise MalformedDN(text, f"{cls!r} is not a valid class name")
+    if raw == "":
+        raise MalformedDN(text, f"RDN {part!r} has an empty id")
+    # An unescaped '=' in the id is ambiguous; TS 32.300 asks for it to be escaped.
+    if "=" in raw.replace("\\=", ""):
+        raise MalformedDN(text, f"id in RDN {part!r} holds an unescaped '='")
+    return cls, _unescape(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class DN:
+    """A parsed distinguished name: a tuple of (class, id) pairs from the root down."""
+
+    rdns: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> DN:
+        """Parse the comma form or, when it has unescaped '/' and no ',', the URI form."""
+        if not isinstance(text, str) or not text.strip():
+            raise MalformedDN(str(text), "is empty")
+        text = text.strip()
+        if "\\" not in text:
+            # Fast path: no escapes, the common case for every generated or mirrored DN.
+            sep = "," if "," in text or "/" not in text else "/"
+            if sep == "," and "/" in text:
+                raise MalformedDN(text, "mixes ',' and '/' separators")
+            parts = text.strip(sep).split(sep) if sep == "/" else text.split(sep)
+        else:
+            parts = _split(text, ",")
+            if len(parts) == 1:
+                parts = _split(text.strip("/"), "/")
+        if len(parts) > _MAX_RDNS:
+            raise MalformedDN(text, f"has more than {_MAX_RDNS} RDNs")
+        return cls(tuple(_parse_rdn(text, p) for p in parts))
+
+    @classmethod
+    def of(cls, *rdns: tuple[str, str]) -> DN:
+        """Build a DN from (class, id) pairs."""
+        return cls(tuple(rdns))
+
+    def __str__(self) -> str:
+        return ",".join(f"{c}={escape_id(i)}" for c, i in self.rdns)
+
+    @property
+    def uri(self) -> str:
+        """The URI (ProvMnS path) form: RDNs separated by '/'."""
+        return "/".join(f"{c}={escape_id(i)}" for c, i in self.rdns)
+
+    @property
+    def depth(self) -> int:
+        """Number of RDNs."""
+        return len(self.rdns)
+
+    @property
+    def cls(self) -> str:
+        """Class of the leaf RDN."""
+        return self.rdns[-1][0]
+
+    @property
+    def id(self) -> str:
+        """Id of the leaf RDN."""
+        return self.rdns[-1][1]
+
+    @property
+    def rdn(self) -> str:
+        """The leaf RDN as text, e.g. ``NRCellDU=1``."""
+        c, i = self.rdns[-1]
+        return f"{c}={escape_id(i)}"
+
+    @property
+    def parent(self) -> DN | None:
+        """The containing object's DN, or None for a root object."""
+        return DN(self.rdns[:-1]) if len(self.rdns) > 1 else None
+
+    def child(self, cls: str, id_: str) -> DN:
+        """The DN of a child of this object."""
+        return DN((*self.rdns, (cls, id_)))
+
+    def is_descendant_of(self, other: DN) -> bool:
+        """True when ``other`` is a proper ancestor of this DN."""
+        n = len(other.rdns)
+        return len(self.rdns) > n and self.rdns[:n] == other.rdns
+
+    def relative_to(self, ancestor: DN) -> str:
+        """This DN below ``ancestor`` in URI form ('' for the ancestor itself)."""
+        if self != ancestor and not self.is_descendant_of(ancestor):
+            raise ValueError(f"{self} is not below {ancestor}")
+        return DN(self.rdns[len(ancestor.rdns) :]).uri
+
+
+def subtree_bounds(key: str) -> tuple[str, str]:
+    """Exclusive key range holding every descendant of the object stored under ``key``."""
+    return key + ",", key + "-"
+
+
+def key_depth(key: str) -> int:
+    """Depth of a canonical key without parsing it."""
+    if "\\" not in key:
+        return key.count(",") + 1
+    return len(_split(key, ","))
+
+
+def parent_key(key: str) -> str | None:
+    """Canonical key of the parent of a canonical key, or None at the root."""
+    if "\\" not in key:
+        i = key.rfind(",")
+        return key[:i] if i > 0 else None
+    parent = DN.parse(key).parent
+    return str(parent) if parent else None
+
+
+def canonical(text: str) -> str:
+    """Canonical comma form of a DN in either form; raises MalformedDN."""
+    return str(DN.parse(text))

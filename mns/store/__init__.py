@@ -1,0 +1,52 @@
+"""The twin store: a versioned NRM with as-of reads, history, diffs and sandboxes."""
+
+from __future__ import annotations
+
+from mns.store.api import (
+    LIVE,
+    AsOf,
+    Branch,
+    Change,
+    ChangeKind,
+    CommitResult,
+    Create,
+    Delete,
+    Moi,
+    Op,
+    Put,
+    Revision,
+    Scope,
+    Store,
+    Update,
+    Version,
+)
+from mns.store.sql import ObjectValidator, SqlStore
+
+__all__ = [
+    "LIVE",
+    "AsOf",
+    "Branch",
+    "Change",
+    "ChangeKind",
+    "CommitResult",
+    "Create",
+    "Delete",
+    "Moi",
+    "ObjectValidator",
+    "Op",
+    "Put",
+    "Revision",
+    "Scope",
+    "SqlStore",
+    "Store",
+    "Update",
+    "Version",
+    "open_store",
+]
+
+
+def open_store(
+    url: str = "twin.db", *, strict: bool = False, validator: ObjectValidator | None = None
+) -> SqlStore:
+    """Open (creating if needed) the store at a SQLite file path or a postgresql:// URL."""
+    return SqlStore(url, strict=strict, validator=validator)

@@ -1,0 +1,1032 @@
+"""The SQL twin store: one implementation over SQLAlchemy Core for SQLite and PostgreSQL.
+
+The schema is in ``mns.store.schema``. Statements on hot paths are plain driver SQL sent
+through the SQLAlchemy connection (no ORM, no per-call compilation); bulk creates go through
+the driver's ``executemany`` (SQLite) or ``COPY`` (PostgreSQL). Writes of a branch are
+serialised: SQLite by ``BEGIN IMMEDIATE``, PostgreSQL by locking the branch row, so revision
+numbers of a branch are dense and ordered.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from mns.errors import (
+    AlreadyExists,
+    BadRequest,
+    HasChildren,
+    InvalidObject,
+    MergeConflict,
+    NotFound,
+    ParentMissing,
+    PreconditionFailed,
+)
+from mns.nrm.dn import DN, key_depth, parent_key
+from mns.store import schema
+from mns.store.api import (
+    LIVE,
+    SOURCES,
+    AsOf,
+    Branch,
+    Change,
+    ChangeKind,
+    CommitResult,
+    Create,
+    Delete,
+    Moi,
+    Op,
+    Put,
+    Revision,
+    Scope,
+    Update,
+    Version,
+    ops_for_changes,
+)
+
+BATCH = 2000
+"""Rows per executemany/COPY batch of a bulk create."""
+
+_STREAM: dict[str, Any] = {"stream_results": True, "yield_per": 2000}
+
+MAX_FINDINGS_KEPT = 1000
+"""DNs whose non-blocking findings a commit result keeps (the count is always exact)."""
+
+# A DN in canonical comma form with no character that needs escaping: the common case,
+# recognised by one regex match instead of a parse.
+_PLAIN_KEY = re.compile(r'[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;]+(?:,[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;]+)*\Z')
+
+
+class ObjectValidator(Protocol):
+    """What the store needs of a validator (``mns.nrm.validate.Validator`` fits)."""
+
+    def validate(
+        self,
+        dn: str,
+        cls: str,
+        attrs: Mapping[str, Any],
+        *,
+        parent_cls: str | None,
+        strict: bool = False,
+        writer: str = "real",
+        previous: Mapping[str, Any] | None = None,
+    ) -> Sequence[Any]:
+        """Findings for one object; each has ``severity`` error, warning or info."""
+        ...
+
+
+def to_key(dn: str) -> str:
+    """Canonical store key of a DN in either textual form; raises MalformedDN."""
+    if _PLAIN_KEY.match(dn):
+        return dn
+    return str(DN.parse(dn))
+
+
+def leaf_class(key: str) -> str:
+    """Class of the leaf RDN of a canonical key."""
+    if "\\" in key:
+        return DN.parse(key).cls
+    start = key.rfind(",") + 1
+    return key[start : key.index("=", start)]
+
+
+def _dumps(dn: str, attrs: Mapping[str, Any]) -> str:
+    try:
+        return orjson.dumps(attrs).decode()
+    except TypeError as exc:
+        raise BadRequest(f"{dn}: attribute values are not JSON: {exc}", dn=dn) from exc
+
+
+def _ts(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(slots=True)
+class _Row:
+    """A version row as the write path sees it."""
+
+    rev_from: int
+    cls: str
+    attrs_json: str | None
+    in_branch: bool
+
+    @property
+    def exists(self) -> bool:
+        return self.attrs_json is not None
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return orjson.loads(self.attrs_json) if self.attrs_json is not None else {}
+
+
+class _NoChange(Exception):
+    """Raised inside a write transaction to roll back a commit that changed nothing."""
+
+
+class SqlStore:
+    """The twin store on SQLite (default) or PostgreSQL; see ``mns.store.api.Store``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        validator: ObjectValidator | None = None,
+        strict: bool = False,
+        echo: bool = False,
+    ) -> None:
+        self.url = url
+        self.strict = strict
+        if validator is None:
+            from mns.nrm.validate import Validator
+            from mns.nrm.registry import default_registry
+
+            validator = Validator(default_registry())
+        self.validator = validator
+        self.engine = _make_engine(url, echo=echo)
+        self.postgres = self.engine.dialect.name == "postgresql"
+        self._sqlite_write_lock = threading.Lock()
+        schema.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.exec_driver_sql(self._q("SELECT id FROM branch WHERE id = 0")).first() is None:
+                conn.execute(
+                    schema.branch.insert().values(
+                        id=LIVE, name="live", base_rev=None, head_rev=0, created=time.time(), author=""
+                    )
+                )
+                conn.execute(
+                    schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION))
+                )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _q(self, sql: str) -> str:
+        """Driver SQL from '?' placeholders."""
+        return sql.replace("?", "%s") if self.postgres else sql
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self, branch: int) -> Iterator[tuple[Connection, int, int | None]]:
+        """A write transaction holding the branch's write lock: yields (conn, head, base_rev)."""
+        lock = self._sqlite_write_lock if not self.postgres else None
+        if lock:
+            lock.acquire()
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(immediate=True)
+                with conn.begin():
+                    sql = "SELECT head_rev, base_rev FROM branch WHERE id = ?"
+                    if self.postgres:
+                        sql += " FOR UPDATE"
+                    row = conn.exec_driver_sql(self._q(sql), (branch,)).first()
+                    if row is None:
+                        raise NotFound(f"sandbox {branch} does not exist")
+                    yield conn, int(row[0]), row[1]
+        finally:
+            if lock:
+                lock.release()
+
+    def _raw(self, conn: Connection) -> Any:
+        return conn.connection.dbapi_connection
+
+    # -- revisions --------------------------------------------------------------------------
+
+    def head(self, branch: int = LIVE) -> int:
+        """The newest revision number of the branch (0 before the first commit)."""
+        with self._read() as conn:
+            return self._head(conn, branch)
+
+    def _head(self, conn: Connection, branch: int) -> int:
+        row = conn.exec_driver_sql(self._q("SELECT head_rev FROM branch WHERE id = ?"), (branch,)).first()
+        if row is None:
+            raise NotFound(f"sandbox {branch} does not exist")
+        return int(row[0])
+
+    def resolve(self, as_of: AsOf, *, branch: int = LIVE) -> int:
+        """The revision number an as-of value denotes."""
+        with self._read() as conn:
+            return self._resolve(conn, as_of, branch)
+
+    def _resolve(self, conn: Connection, as_of: AsOf, branch: int) -> int:
+        head = self._head(conn, branch)
+        if as_of is None:
+            return head
+        if isinstance(as_of, datetime):
+            if as_of.tzinfo is None:
+                raise BadRequest(f"time {as_of.isoformat()} has no time zone")
+            row = conn.exec_driver_sql(
+                self._q("SELECT MAX(rev) FROM revision WHERE branch = ? AND time <= ?"),
+                (branch, as_of.timestamp()),
+            ).first()
+            return int(row[0]) if row and row[0] is not None else 0
+        if isinstance(as_of, bool) or not isinstance(as_of, int) or as_of < 0:
+            raise BadRequest(f"revision {as_of!r} is not a revision number")
+        if as_of > head:
+            raise NotFound(f"revision {as_of} does not exist (the newest is {head})")
+        return as_of
+
+    def revision(self, rev: int, *, branch: int = LIVE) -> Revision:
+        """One revision's metadata."""
+        with self._read() as conn:
+            revs = self._revisions(conn, branch, [rev])
+        if rev not in revs:
+            raise NotFound(f"revision {rev} of branch {branch} does not exist")
+        return revs[rev]
+
+    def revisions(self, *, branch: int = LIVE, limit: int = 100) -> list[Revision]:
+        """The newest revisions, newest first."""
+        with self._read() as conn:
+            rows = conn.exec_driver_sql(
+                self._q(
+                    "SELECT branch, rev, time, source, author, message FROM revision"
+                    " WHERE branch = ? ORDER BY rev DESC LIMIT ?"
+                ),
+                (branch, limit),
+            ).all()
+        return [Revision(r[0], r[1], _ts(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    def _revisions(self, conn: Connection, branch: int, revs: Iterable[int]) -> dict[int, Revision]:
+        wanted = sorted(set(revs))
+        out: dict[int, Revision] = {}
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = conn.exec_driver_sql(
+                self._q(
+                    "SELECT branch, rev, time, source, author, message FROM revision"
+                    f" WHERE branch = ? AND rev IN ({marks})"
+                ),
+                (branch, *part),
+            ).all()
+            for r in rows:
+                out[r[1]] = Revision(r[0], r[1], _ts(r[2]), r[3], r[4], r[5])
+        return out
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get(self, dn: str, *, branch: int = LIVE, as_of: AsOf = None) -> Moi | None:
+        """One object, or None."""
+        key = to_key(dn)
+        with self._read() as conn:
+            if branch == LIVE and as_of is None:
+                row = conn.exec_driver_sql(
+                    self._q("SELECT cls, attrs, rev_from FROM moi WHERE branch = 0 AND path = ? AND rev_to IS NULL"),
+                    (key,),
+                ).first()
+                return Moi(key, row[0], row[2], row[1]) if row else None
+            rev = self._resolve(conn, as_of, branch)
+            return self._get_at(conn, key, branch, rev)
+
+    def _get_at(self, conn: Connection, key: str, branch: int, rev: int) -> Moi | None:
+        if branch != LIVE:
+            row = self._version_at(conn, branch, key, rev)
+            if row is not None:
+                return Moi(key, row[0], row[2], row[1]) if row[1] is not None else None
+            rev = self._base_rev(conn, branch)
+        row = self._version_at(conn, LIVE, key, rev)
+        return Moi(key, row[0], row[2], row[1]) if row else None
+
+    def _version_at(self, conn: Connection, branch: int, key: str, rev: int) -> Any:
+        return conn.exec_driver_sql(
+            self._q(
+                "SELECT cls, attrs, rev_from FROM moi WHERE branch = ? AND path = ?"
+                " AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"
+            ),
+            (branch, key, rev, rev),
+        ).first()
+
+    def _base_rev(self, conn: Connection, branch: int) -> int:
+        row = conn.exec_driver_sql(self._q("SELECT base_rev FROM branch WHERE id = ?"), (branch,)).first()
+        if row is None:
+            raise NotFound(f"sandbox {branch} does not exist")
+        return int(row[0] or 0)
+
+    def read(
+        self,
+        dn: str,
+        *,
+        scope: Scope = Scope.BASE_ONLY,
+        level: int = 0,
+        branch: int = LIVE,
+        as_of: AsOf = None,
+    ) -> Iterator[Moi]:
+        """Stream the scoped objects in key order; NotFound (on first use) if the base is absent."""
+        key = to_key(dn)
+        if level < 0:
+            raise BadRequest(f"scopeLevel {level} is negative")
+        lo, hi = scope.levels(level)
+        return self._read_iter(key, lo, hi, branch, as_of)
+
+    def _read_iter(self, key: str, lo: int, hi: int | None, branch: int, as_of: AsOf) -> Iterator[Moi]:
+        with self._read() as conn:
+            rev = self._resolve(conn, as_of, branch)
+            if lo > 0 and self._get_at(conn, key, branch, rev) is None:
+                raise NotFound(f"{key} does not exist", dn=key)
+            rows = self._range(conn, key, lo, hi, branch, rev)
+            first = True
+            for moi in rows:
+                if first and lo == 0 and moi.dn != key:
+                    raise NotFound(f"{key} does not exist", dn=key)
+                first = False
+                yield moi
+            if first and lo == 0:
+                raise NotFound(f"{key} does not exist", dn=key)
+
+    def _range(
+        self, conn: Connection, key: str, lo: int, hi: int | None, branch: int, rev: int | None
+    ) -> Iterator[Moi]:
+        """Objects in ``key``'s subtree at depths base+lo..base+hi, as of ``rev``, key order.
+
+        ``rev`` None reads the current rows, including those a write transaction added.
+        """
+        if branch == LIVE:
+            for path, cls, attrs, rev_from in self._range_rows(conn, LIVE, key, lo, hi, rev):
+                yield Moi(path, cls, rev_from, attrs)
+            return
+        base_rev = self._base_rev(conn, branch)
+        mine = self._range_rows(conn, branch, key, lo, hi, rev)
+        base = self._range_rows(conn, LIVE, key, lo, hi, base_rev)
+        yield from _overlay(mine, base)
+
+    def _range_rows(
+        self,
+        conn: Connection,
+        branch: int,
+        key: str,
+        lo: int,
+        hi: int | None,
+        rev: int | None,
+    ) -> Iterator[tuple[str, str, str | None, int]]:
+        depth = key_depth(key)
+        sql = "SELECT path, cls, attrs, rev_from FROM moi WHERE branch = ?"
+        params: list[Any] = [branch]
+        if lo == 0 and hi == 0:
+            sql += " AND path = ?"
+            params.append(key)
+        else:
+            # [key, key-) holds the subtree; ids with characters below ',' can also fall in
+            # it, hence the second condition.
+            sql += " AND path >= ? AND path < ? AND (path = ? OR path > ?)"
+            params += [key, key + "-", key, key + ","]
+            if lo > 0:
+                sql += " AND depth >= ?"
+                params.append(depth + lo)
+            if hi is not None:
+                sql += " AND depth <= ?"
+                params.append(depth + hi)
+        if rev is None:
+            sql += " AND rev_to IS NULL"
+        else:
+            sql += " AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"
+            params += [rev, rev]
+        sql += " ORDER BY path"
+        result = conn.exec_driver_sql(self._q(sql), tuple(params), execution_options=_STREAM)
+        for row in result:
+            yield row[0], row[1], row[2], row[3]
+
+    def roots(self, *, branch: int = LIVE, as_of: AsOf = None) -> list[Moi]:
+        """The root objects (depth 1)."""
+        with self._read() as conn:
+            rev = self._resolve(conn, as_of, branch)
+            sql = (
+                "SELECT path FROM moi WHERE branch = ? AND depth = 1"
+                " AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"
+            )
+            base_rev = rev if branch == LIVE else self._base_rev(conn, branch)
+            paths = {r[0] for r in conn.exec_driver_sql(self._q(sql), (LIVE, base_rev, base_rev))}
+            if branch != LIVE:
+                paths |= {r[0] for r in conn.exec_driver_sql(self._q(sql), (branch, rev, rev))}
+            found = [self._get_at(conn, p, branch, rev) for p in sorted(paths)]
+        return [m for m in found if m is not None]
+
+    def count(self, *, branch: int = LIVE) -> int:
+        """Number of current objects of the branch (sandbox: base plus its own changes)."""
+        with self._read() as conn:
+            if branch == LIVE:
+                row = conn.exec_driver_sql(
+                    self._q("SELECT COUNT(*) FROM moi WHERE branch = 0 AND rev_to IS NULL")
+                ).first()
+                return int(row[0]) if row else 0
+            base_rev = self._base_rev(conn, branch)
+            n = conn.exec_driver_sql(
+                self._q("SELECT COUNT(*) FROM moi WHERE branch = 0 AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"),
+                (base_rev, base_rev),
+            ).scalar_one()
+            for change in self._diff_branch(conn, branch, 0, self._head(conn, branch), base_rev):
+                n += {ChangeKind.CREATED: 1, ChangeKind.DELETED: -1}.get(change.kind, 0)
+            return int(n)
+
+    # -- history and diff -------------------------------------------------------------------
+
+    def history(self, dn: str, *, branch: int = LIVE) -> list[Version]:
+        """Every version of the object, oldest first; a deletion is a version without attrs."""
+        key = to_key(dn)
+        with self._read() as conn:
+            if branch == LIVE:
+                out = self._history(conn, LIVE, key, None)
+            else:
+                base_rev = self._base_rev(conn, branch)
+                out = self._history(conn, LIVE, key, base_rev) + self._history(conn, branch, key, None)
+        if not out:
+            raise NotFound(f"{key} has no history", dn=key)
+        return out
+
+    def _history(self, conn: Connection, branch: int, key: str, upto: int | None) -> list[Version]:
+        sql = "SELECT cls, attrs, rev_from, rev_to FROM moi WHERE branch = ? AND path = ?"
+        params: list[Any] = [branch, key]
+        if upto is not None:
+            sql += " AND rev_from <= ?"
+            params.append(upto)
+        rows = conn.exec_driver_sql(self._q(sql + " ORDER BY rev_from"), tuple(params)).all()
+        revs = {r[2] for r in rows} | {r[3] for r in rows if r[3] is not None}
+        meta = self._revisions(conn, branch, revs)
+        out: list[Version] = []
+        for i, (cls, attrs, rev_from, rev_to) in enumerate(rows):
+            if upto is not None and rev_to is not None and rev_to > upto:
+                rev_to = None
+            parsed = orjson.loads(attrs) if attrs is not None else None
+            out.append(Version(key, cls, parsed, meta[rev_from], rev_to))
+            successor = rows[i + 1][2] if i + 1 < len(rows) else None
+            if rev_to is not None and successor != rev_to:
+                out.append(Version(key, cls, None, meta[rev_to], successor))
+        return out
+
+    def diff(self, from_rev: AsOf, to_rev: AsOf = None, *, branch: int = LIVE) -> Iterator[Change]:
+        """Objects that differ between two revisions of a branch, in key order."""
+        with self._read() as conn:
+            f = self._resolve(conn, from_rev, branch)
+            t = self._resolve(conn, to_rev, branch)
+            lo, hi = min(f, t), max(f, t)
+            if branch == LIVE:
+                changes: Iterable[Change] = self._diff_live(conn, lo, hi)
+            else:
+                changes = self._diff_branch(conn, branch, lo, hi, self._base_rev(conn, branch))
+            for c in changes:
+                yield c if f <= t else _reverse(c)
+
+    def _diff_live(self, conn: Connection, lo: int, hi: int) -> Iterator[Change]:
+        sql = (
+            "SELECT path, cls, attrs, rev_from, rev_to FROM moi WHERE branch = 0"
+            " AND ((rev_from > ? AND rev_from <= ?) OR (rev_to > ? AND rev_to <= ?))"
+            " ORDER BY path, rev_from"
+        )
+        result = conn.exec_driver_sql(self._q(sql), (lo, hi, lo, hi), execution_options=_STREAM)
+        group: list[Any] = []
+        for row in result:
+            if group and group[0][0] != row[0]:
+                change = _change_of(group, lo, hi)
+                if change:
+                    yield change
+                group = []
+            group.append(row)
+        if group:
+            change = _change_of(group, lo, hi)
+            if change:
+                yield change
+
+    def _diff_branch(self, conn: Connection, branch: int, lo: int, hi: int, base_rev: int) -> Iterator[Change]:
+        """Changes of a sandbox between two of its revisions; revision 0 is its base."""
+        paths = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                self._q(
+                    "SELECT DISTINCT path FROM moi WHERE branch = ?"
+                    " AND ((rev_from > ? AND rev_from <= ?) OR (rev_to > ? AND rev_to <= ?)) ORDER BY path"
+                ),
+                (branch, lo, hi, lo, hi),
+            )
+        ]
+        for path in paths:
+            before = self._get_at(conn, path, branch, lo)
+            after = self._get_at(conn, path, branch, hi)
+            change = _change_between(path, before, after)
+            if change:
+                yield change
+
+    # -- branches ---------------------------------------------------------------------------
+
+    def create_branch(self, *, name: str = "", base: AsOf = None, author: str = "") -> Branch:
+        """A new sandbox on the live twin at ``base`` (now by default): one row, constant time."""
+        with self.engine.begin() as conn:
+            base_rev = self._resolve(conn, base, LIVE)
+            now = time.time()
+            result = conn.execute(
+                schema.branch.insert().values(
+                    name=name, base_rev=base_rev, head_rev=0, created=now, author=author
+                )
+            )
+            branch_id = int(result.inserted_primary_key[0])
+        return Branch(branch_id, name, base_rev, 0, _ts(now), author)
+
+    def branch(self, branch_id: int) -> Branch:
+        """A sandbox by id."""
+        if branch_id == LIVE:
+            raise NotFound("branch 0 is the live twin, not a sandbox")
+        with self._read() as conn:
+            row = conn.exec_driver_sql(
+                self._q("SELECT id, name, base_rev, head_rev, created, author FROM branch WHERE id = ?"),
+                (branch_id,),
+            ).first()
+        if row is None:
+            raise NotFound(f"sandbox {branch_id} does not exist")
+        return Branch(row[0], row[1], row[2], row[3], _ts(row[4]), row[5])
+
+    def branches(self) -> list[Branch]:
+        """Every sandbox."""
+        with self._read() as conn:
+            rows = conn.exec_driver_sql(
+                self._q("SELECT id, name, base_rev, head_rev, created, author FROM branch WHERE id <> 0 ORDER BY id")
+            ).all()
+        return [Branch(r[0], r[1], r[2], r[3], _ts(r[4]), r[5]) for r in rows]
+
+    def drop_branch(self, branch_id: int) -> None:
+        """Delete a sandbox, its rows and its revisions."""
+        self.branch(branch_id)
+        with self._write(branch_id) as (conn, _, _):
+            for table in ("moi", "revision"):
+                conn.exec_driver_sql(self._q(f"DELETE FROM {table} WHERE branch = ?"), (branch_id,))
+            conn.exec_driver_sql(self._q("DELETE FROM branch WHERE id = ?"), (branch_id,))
+
+    def change_set(self, branch_id: int) -> list[Change]:
+        """What the sandbox changed against its base, in key order (parents first)."""
+        self.branch(branch_id)
+        with self._read() as conn:
+            return list(
+                self._diff_branch(conn, branch_id, 0, self._head(conn, branch_id), self._base_rev(conn, branch_id))
+            )
+
+    def merge_branch(self, branch_id: int, *, author: str = "", message: str = "") -> CommitResult:
+        """Apply the sandbox's change set to the live twin as one revision (source sandbox:<id>).
+
+        Raises MergeConflict, naming the objects, when the live twin changed any of them since
+        the sandbox's base; nothing is applied then.
+        """
+        sandbox = self.branch(branch_id)
+        changes: list[Change] = []
+
+        def check(conn: Connection) -> None:
+            head = self._head(conn, branch_id)
+            changes.extend(self._diff_branch(conn, branch_id, 0, head, sandbox.base_rev))
+            live_head = self._head(conn, LIVE)
+            moved = []
+            for c in changes:
+                now = self._get_at(conn, c.dn, LIVE, live_head)
+                then = self._get_at(conn, c.dn, LIVE, sandbox.base_rev)
+                if (now is None) != (then is None) or (now and then and now.rev != then.rev):
+                    moved.append(c.dn)
+            if moved:
+                raise MergeConflict(
+                    f"the live twin changed {len(moved)} object(s) of sandbox {branch_id} since its base "
+                    f"revision {sandbox.base_rev}: {', '.join(moved[:10])}",
+                    dns=moved,
+                )
+
+        def ops() -> Iterator[Op]:
+            yield from ops_for_changes(changes)
+
+        return self._commit(
+            ops(),
+            source=f"sandbox:{branch_id}",
+            author=author,
+            message=message or f"merge of sandbox {branch_id}",
+            branch=LIVE,
+            expect_head=None,
+            precheck=check,
+        )
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def commit(
+        self,
+        ops: Iterable[Op],
+        *,
+        source: str,
+        author: str = "",
+        message: str = "",
+        branch: int = LIVE,
+        expect_head: int | None = None,
+    ) -> CommitResult:
+        """Apply the operations as one atomic revision; on any error nothing changes."""
+        if source not in SOURCES and not re.fullmatch(r"sandbox:\d+", source):
+            raise BadRequest(f"revision source {source!r} is not one of {', '.join(SOURCES)} or sandbox:<id>")
+        return self._commit(
+            ops, source=source, author=author, message=message, branch=branch, expect_head=expect_head
+        )
+
+    def _commit(
+        self,
+        ops: Iterable[Op],
+        *,
+        source: str,
+        author: str,
+        message: str,
+        branch: int,
+        expect_head: int | None,
+        precheck: Callable[[Connection], None] | None = None,
+    ) -> CommitResult:
+        result = CommitResult(None)
+        writer = "real" if source in ("real", "reconcile") else "oss"
+        try:
+            with self._write(branch) as (conn, head, base_rev):
+                if expect_head is not None and head != expect_head:
+                    raise PreconditionFailed(
+                        f"branch {branch} is at revision {head}, not {expect_head}", current=str(head)
+                    )
+                if precheck:
+                    precheck(conn)
+                w = _Writer(self, conn, branch, head + 1, base_rev or 0, writer, result)
+                w.apply(ops)
+                if not (result.created or result.replaced or result.deleted):
+                    raise _NoChange
+                now = time.time()
+                conn.exec_driver_sql(
+                    self._q("INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"),
+                    (branch, head + 1, now, source, author, message),
+                )
+                conn.exec_driver_sql(self._q("UPDATE branch SET head_rev = ? WHERE id = ?"), (head + 1, branch))
+                result.revision = Revision(branch, head + 1, _ts(now), source, author, message)
+        except _NoChange:
+            pass
+        return result
+
+    def _exists_live(self, conn: Connection, keys: Sequence[str]) -> set[str]:
+        """The keys among ``keys`` that are current objects of the live twin."""
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = conn.exec_driver_sql(
+                self._q(f"SELECT path FROM moi WHERE branch = 0 AND rev_to IS NULL AND path IN ({marks})"),
+                tuple(part),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def _insert_rows(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        raw = self._raw(conn)
+        if self.postgres:
+            with raw.cursor() as cur, cur.copy(
+                "COPY moi (branch, path, rev_from, rev_to, depth, cls, attrs) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            raw.executemany(
+                "INSERT INTO moi (branch, path, rev_from, rev_to, depth, cls, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+
+class _Writer:
+    """Applies one commit's operations inside its transaction."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        conn: Connection,
+        branch: int,
+        rev: int,
+        base_rev: int,
+        writer: str,
+        result: CommitResult,
+    ) -> None:
+        self.s = store
+        self.conn = conn
+        self.branch = branch
+        self.rev = rev
+        self.base_rev = base_rev
+        self.writer = writer
+        self.result = result
+        self.findings_total = 0
+
+    def q(self, sql: str) -> str:
+        return self.s._q(sql)
+
+    def apply(self, ops: Iterable[Op]) -> None:
+        batch: list[Create] = []
+        for op in ops:
+            if isinstance(op, Create) and self.branch == LIVE:
+                batch.append(op)
+                if len(batch) >= BATCH:
+                    self.create_batch(batch)
+                    batch = []
+                continue
+            if batch:
+                self.create_batch(batch)
+                batch = []
+            if isinstance(op, Create):
+                self.create_one(op)
+            elif isinstance(op, Put):
+                self.put(op)
+            elif isinstance(op, Update):
+                self.update(op)
+            elif isinstance(op, Delete):
+                self.delete(op)
+            else:
+                raise BadRequest(f"unknown store operation {op!r}")
+        if batch:
+            self.create_batch(batch)
+
+    # validation -------------------------------------------------------------------------
+
+    def check(self, key: str, cls: str, attrs: Mapping[str, Any], previous: Mapping[str, Any] | None) -> None:
+        if not isinstance(attrs, Mapping):
+            raise BadRequest(f"{key}: attributes must be an object, not {type(attrs).__name__}", dn=key)
+        pkey = parent_key(key)
+        findings = self.s.validator.validate(
+            key,
+            cls,
+            attrs,
+            parent_cls=leaf_class(pkey) if pkey else None,
+            strict=self.s.strict,
+            writer=self.writer,
+            previous=previous,
+        )
+        if not findings:
+            return
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise InvalidObject(key, errors)
+        self.findings_total += 1
+        if len(self.result.findings) < MAX_FINDINGS_KEPT:
+            self.result.findings[key] = list(findings)
+
+    # row access ---------------------------------------------------------------------------
+
+    def current(self, key: str) -> _Row | None:
+        """The object's current version in this branch's view (tombstones included)."""
+        row = self.conn.exec_driver_sql(
+            self.q("SELECT rev_from, cls, attrs FROM moi WHERE branch = ? AND path = ? AND rev_to IS NULL"),
+            (self.branch, key),
+        ).first()
+        if row is not None:
+            return _Row(row[0], row[1], row[2], True)
+        if self.branch == LIVE:
+            return None
+        base = self.s._version_at(self.conn, LIVE, key, self.base_rev)
+        return _Row(base[2], base[0], base[1], False) if base else None
+
+    def exists(self, key: str) -> bool:
+        row = self.current(key)
+        return row is not None and row.exists
+
+    def write_version(self, key: str, cls: str, attrs_json: str | None, old: _Row | None) -> None:
+        if old is not None and old.in_branch:
+            self.conn.exec_driver_sql(
+                self.q("UPDATE moi SET rev_to = ? WHERE branch = ? AND path = ? AND rev_to IS NULL"),
+                (self.rev, self.branch, key),
+            )
+        if attrs_json is None and (self.branch == LIVE or (old is not None and old.in_branch and not self.base_has(key))):
+            return  # a deletion: on the live twin closing the row is enough
+        self.s._insert_rows(self.conn, [(self.branch, key, self.rev, None, key_depth(key), cls, attrs_json)])
+
+    def base_has(self, key: str) -> bool:
+        return self.s._version_at(self.conn, LIVE, key, self.base_rev) is not None
+
+    def check_if_match(self, key: str, if_match: str | None, row: _Row | None) -> None:
+        if if_match is None:
+            return
+        tags = {t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")}
+        if "*" in tags and row is not None and row.exists:
+            return
+        current = str(row.rev_from) if row is not None and row.exists else None
+        if current not in tags:
+            raise PreconditionFailed(
+                f"{key}: If-Match {if_match} does not match the current ETag {current or '(none: absent)'}",
+                dn=key,
+                current=current,
+            )
+
+    def check_parent(self, key: str) -> None:
+        pkey = parent_key(key)
+        if pkey is not None and not self.exists(pkey):
+            raise ParentMissing(f"{key}: parent {pkey} does not exist", dn=key)
+
+    # operations ---------------------------------------------------------------------------
+
+    def create_batch(self, ops: list[Create]) -> None:
+        """Bulk create on the live twin: validation in Python, one executemany or COPY."""
+        rows: list[tuple[Any, ...]] = []
+        keys: set[str] = set()
+        parents: set[str] = set()
+        rev = self.rev
+        for op in ops:
+            key = to_key(op.dn)
+            cls = leaf_class(key)
+            if op.cls is not None and op.cls != cls:
+                raise BadRequest(f"{key}: class {op.cls} does not match the DN's class {cls}", dn=key)
+            self.check(key, cls, op.attrs, None)
+            if key in keys:
+                raise AlreadyExists(f"{key} is created twice in this change set", dn=key)
+            keys.add(key)
+            pkey = parent_key(key)
+            if pkey is not None and pkey not in keys:
+                parents.add(pkey)
+            rows.append((LIVE, key, rev, None, key_depth(key), cls, _dumps(key, op.attrs)))
+        if parents:
+            missing = parents - self.s._exists_live(self.conn, sorted(parents))
+            if missing:
+                orphan = next(k for k in (r[1] for r in rows) if parent_key(k) in missing)
+                raise ParentMissing(f"{orphan}: parent {parent_key(orphan)} does not exist", dn=orphan)
+        # Duplicates of existing objects surface as a unique-index violation; a savepoint lets
+        # us find and name the object without a lookup per row on the fast path.
+        savepoint = self.conn.begin_nested()
+        try:
+            self.s._insert_rows(self.conn, rows)
+        except Exception as exc:
+            savepoint.rollback()
+            if _is_unique_violation(exc):
+                self.name_duplicate(rows)
+            raise
+        else:
+            savepoint.commit()
+        self.result.created.extend(r[1] for r in rows)
+
+    def name_duplicate(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        for row in rows:
+            cur = self.current(row[1])
+            if cur is not None and cur.exists:
+                where = "in this change set" if cur.rev_from == self.rev else "already"
+                raise AlreadyExists(f"{row[1]} exists {where}", dn=row[1])
+
+    def create_one(self, op: Create) -> None:
+        key = to_key(op.dn)
+        cls = leaf_class(key)
+        if op.cls is not None and op.cls != cls:
+            raise BadRequest(f"{key}: class {op.cls} does not match the DN's class {cls}", dn=key)
+        old = self.current(key)
+        if old is not None and old.exists:
+            raise AlreadyExists(f"{key} already exists", dn=key)
+        self.check_parent(key)
+        self.check(key, cls, op.attrs, None)
+        self.write_version(key, cls, _dumps(key, op.attrs), old)
+        self.result.created.append(key)
+
+    def put(self, op: Put) -> None:
+        key = to_key(op.dn)
+        old = self.current(key)
+        self.check_if_match(key, op.if_match, old)
+        if old is None or not old.exists:
+            self.create_one(Create(key, op.attrs))
+            return
+        attrs = dict(op.attrs)
+        self.replace(key, old, attrs)
+
+    def update(self, op: Update) -> None:
+        key = to_key(op.dn)
+        old = self.current(key)
+        self.check_if_match(key, op.if_match, old)
+        if old is None or not old.exists:
+            raise NotFound(f"{key} does not exist", dn=key)
+        if not isinstance(op.attrs, Mapping):
+            raise BadRequest(f"{key}: attributes must be an object", dn=key)
+        merged = old.attrs
+        for name, value in op.attrs.items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        self.replace(key, old, merged)
+
+    def replace(self, key: str, old: _Row, attrs: dict[str, Any]) -> None:
+        previous = old.attrs
+        if attrs == previous:
+            self.result.unchanged.append(key)
+            return
+        self.check(key, old.cls, attrs, previous)
+        self.write_version(key, old.cls, _dumps(key, attrs), old)
+        self.result.replaced.append(key)
+
+    def delete(self, op: Delete) -> None:
+        key = to_key(op.dn)
+        old = self.current(key)
+        self.check_if_match(key, op.if_match, old)
+        if old is None or not old.exists:
+            raise NotFound(f"{key} does not exist", dn=key)
+        below = list(self.s._range(self.conn, key, 1, None, self.branch, None))
+        if below and not op.subtree:
+            raise HasChildren(
+                f"{key} has {len(below)} descendant(s), e.g. {below[0].dn}; delete the subtree explicitly",
+                dn=key,
+            )
+        if self.branch == LIVE:
+            self.conn.exec_driver_sql(
+                self.q(
+                    "UPDATE moi SET rev_to = ? WHERE branch = 0 AND rev_to IS NULL"
+                    " AND path >= ? AND path < ? AND (path = ? OR path > ?)"
+                ),
+                (self.rev, key, key + "-", key, key + ","),
+            )
+        else:
+            for moi in reversed(below):
+                self.write_version(moi.dn, moi.cls, None, self.current(moi.dn))
+            self.write_version(key, old.cls, None, old)
+        self.result.deleted.extend([key, *(m.dn for m in below)])
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    return type(exc).__name__ in ("UniqueViolation", "IntegrityError") or "UNIQUE constraint" in str(exc)
+
+
+def _overlay(
+    mine: Iterator[tuple[str, str, str | None, int]], base: Iterator[tuple[str, str, str | None, int]]
+) -> Iterator[Moi]:
+    """Merge a sandbox's rows over its base's, both in key order; tombstones hide."""
+    a = next(mine, None)
+    b = next(base, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[0] <= b[0]):
+            assert a is not None
+            if b is not None and a[0] == b[0]:
+                b = next(base, None)
+            if a[2] is not None:
+                yield Moi(a[0], a[1], a[3], a[2])
+            a = next(mine, None)
+        else:
+            yield Moi(b[0], b[1], b[3], b[2])
+            b = next(base, None)
+
+
+def _visible(row: Any, rev: int) -> bool:
+    return bool(row[3] <= rev and (row[4] is None or row[4] > rev))
+
+
+def _change_of(group: Sequence[Any], lo: int, hi: int) -> Change | None:
+    before = next((r for r in group if _visible(r, lo)), None)
+    after = next((r for r in group if _visible(r, hi)), None)
+    b = Moi(before[0], before[1], before[3], before[2]) if before else None
+    a = Moi(after[0], after[1], after[3], after[2]) if after else None
+    return _change_between(group[0][0], b, a)
+
+
+def _change_between(key: str, before: Moi | None, after: Moi | None) -> Change | None:
+    if before is None and after is None:
+        return None
+    if before is None:
+        assert after is not None
+        return Change(key, ChangeKind.CREATED, after.cls, None, after.attrs)
+    if after is None:
+        return Change(key, ChangeKind.DELETED, before.cls, before.attrs, None)
+    if before.attrs == after.attrs:
+        return None
+    return Change(key, ChangeKind.MODIFIED, after.cls, before.attrs, after.attrs)
+
+
+def _reverse(c: Change) -> Change:
+    kind = {ChangeKind.CREATED: ChangeKind.DELETED, ChangeKind.DELETED: ChangeKind.CREATED}.get(c.kind, c.kind)
+    return Change(c.dn, kind, c.cls, c.after, c.before)
+
+
+def _make_engine(url: str, *, echo: bool) -> Engine:
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return sa.create_engine(url, echo=echo, pool_size=8, max_overflow=16, pool_pre_ping=True)
+    if url.startswith("sqlite://"):
+        sqlite_url = url
+    else:
+        sqlite_url = f"sqlite:///{url}"
+    engine = sa.create_engine(
+        sqlite_url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": 60},
+        pool_size=8,
+        max_overflow=16,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin() emit BEGIN itself (the driver's implicit BEGIN is off),
+        # so that reads are snapshot transactions and writes take the lock up front.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
