@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from mns.store import SqlStore, open_store
+
+if TYPE_CHECKING:
+    from mns.nrm.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,5 +76,51 @@ def store(store_url: str) -> Iterator[SqlStore]:
     s = open_store(store_url)
     try:
         yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    """The shipped NRM class registry (``mns/nrm/registry.json``)."""
+    from mns.nrm.registry import default_registry
+
+    return default_registry()
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run an ASGI app under uvicorn on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def twin_url(tmp_path: Path) -> Iterator[str]:
+    """A real `mns serve`-equivalent server on loopback over a small generated network."""
+    from mns.producers.app import create_app
+    from mns.sim.generate import generate_network
+    from mns.store import Create
+
+    s = open_store(str(tmp_path / "served.db"))
+    s.commit((Create(o.dn, o.attrs, o.cls) for o in generate_network(2, seed=3)), source="real")
+    try:
+        with serve(create_app(s)) as url:
+            yield url
     finally:
         s.close()

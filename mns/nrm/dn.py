@@ -5,8 +5,8 @@ the comma form used inside 3GPP data (``SubNetwork=1,ManagedElement=1``) and the
 of ProvMnS paths (``SubNetwork=1/ManagedElement=1``). Ids may hold special characters; they
 are escaped with a backslash (``\\,`` ``\\=`` ``\\/`` ``\\\\``...), the same in both forms.
 
-The canonical comma form is also the store key: a subtree of ``X`` is exactly the key range
-``X,`` .. ``X-`` (``-`` is the character after ``,``), so a subtree read is one range scan.
+The store keys objects by the DN with a low separator (see ``to_key``), so that a subtree is
+one contiguous key range in depth-first order and a subtree read is one range scan.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def _parse_rdn(text: str, part: str) -> tuple[str, str]:
         raise MalformedDN(text, f"{cls!r} is not a valid class name")
     if raw == "":
         raise MalformedDN(text, f"RDN {part!r} has an empty id")
+    if any(c < " " for c in raw):
+        raise MalformedDN(text, f"id in RDN {part!r} holds a control character")
     # An unescaped '=' in the id is ambiguous; TS 32.300 asks for it to be escaped.
     if "=" in raw.replace("\\=", ""):
         raise MalformedDN(text, f"id in RDN {part!r} holds an unescaped '='")
@@ -111,6 +113,11 @@ class DN:
 
     def __str__(self) -> str:
         return ",".join(f"{c}={escape_id(i)}" for c, i in self.rdns)
+
+    @property
+    def key(self) -> str:
+        """The store key (see ``to_key``)."""
+        return SEP.join(f"{c}={escape_id(i)}" for c, i in self.rdns)
 
     @property
     def uri(self) -> str:
@@ -159,25 +166,53 @@ class DN:
         return DN(self.rdns[len(ancestor.rdns) :]).uri
 
 
+# -- store keys -----------------------------------------------------------------------------
+#
+# The store keys an object by its DN with the RDN separator replaced by SEP, a character that
+# sorts below every character an id may hold. Keys then sort in depth-first pre-order (a
+# parent, then its whole subtree, then the next sibling) whatever the ids contain, and the
+# subtree of ``k`` is exactly the key range [k + SEP, k + SEP_NEXT).
+
+SEP: Final = "\x01"
+SEP_NEXT: Final = "\x02"
+
+_PLAIN_DN: Final = re.compile(
+    r'[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+(?:,[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+)*\Z'
+)
+
+
+def to_key(text: str) -> str:
+    """Store key of a DN in either textual form; raises MalformedDN."""
+    if _PLAIN_DN.match(text):
+        return text.replace(",", SEP)
+    return DN.parse(text).key
+
+
+def key_to_dn(key: str) -> str:
+    """The canonical comma form of a store key."""
+    return key.replace(SEP, ",")
+
+
 def subtree_bounds(key: str) -> tuple[str, str]:
-    """Exclusive key range holding every descendant of the object stored under ``key``."""
-    return key + ",", key + "-"
+    """Key range [lo, hi) holding exactly the descendants of ``key``."""
+    return key + SEP, key + SEP_NEXT
 
 
 def key_depth(key: str) -> int:
-    """Depth of a canonical key without parsing it."""
-    if "\\" not in key:
-        return key.count(",") + 1
-    return len(_split(key, ","))
+    """Depth of a store key."""
+    return key.count(SEP) + 1
 
 
 def parent_key(key: str) -> str | None:
-    """Canonical key of the parent of a canonical key, or None at the root."""
-    if "\\" not in key:
-        i = key.rfind(",")
-        return key[:i] if i > 0 else None
-    parent = DN.parse(key).parent
-    return str(parent) if parent else None
+    """Store key of the parent, or None at the root."""
+    i = key.rfind(SEP)
+    return key[:i] if i > 0 else None
+
+
+def key_class(key: str) -> str:
+    """Class of the leaf RDN of a store key."""
+    start = key.rfind(SEP) + 1
+    return key[start : key.index("=", start)]
 
 
 def canonical(text: str) -> str:

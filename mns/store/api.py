@@ -70,9 +70,9 @@ class Moi:
     @property
     def depth(self) -> int:
         """Depth of the DN (number of RDNs)."""
-        from mns.nrm.dn import key_depth
+        from mns.nrm.dn import key_depth, to_key
 
-        return key_depth(self.dn)
+        return key_depth(to_key(self.dn))
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,10 +325,10 @@ def ops_for_changes(changes: Sequence[Change]) -> list[Op]:
     creates = [c for c in changes if c.kind is ChangeKind.CREATED]
     mods = [c for c in changes if c.kind is ChangeKind.MODIFIED]
     dels = [c for c in changes if c.kind is ChangeKind.DELETED]
-    from mns.nrm.dn import key_depth
+    from mns.nrm.dn import key_depth, to_key
 
     ops: list[Op] = []
-    ops += [Create(c.dn, c.after or {}, c.cls) for c in sorted(creates, key=lambda c: key_depth(c.dn))]
+    ops += [Create(c.dn, c.after or {}, c.cls) for c in sorted(creates, key=lambda c: key_depth(to_key(c.dn)))]
     ops += [Put(c.dn, c.after or {}) for c in mods]
-    ops += [Delete(c.dn) for c in sorted(dels, key=lambda c: -key_depth(c.dn))]
+    ops += [Delete(c.dn) for c in sorted(dels, key=lambda c: -key_depth(to_key(c.dn)))]
     return ops

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from mns.errors import (
     ParentMissing,
     PreconditionFailed,
 )
-from mns.nrm.dn import DN, key_depth, parent_key
+from mns.nrm.dn import SEP_NEXT, key_class, key_depth, key_to_dn, parent_key, to_key
 from mns.store import schema
 from mns.store.api import (
     LIVE,
@@ -63,11 +64,6 @@ _STREAM: dict[str, Any] = {"stream_results": True, "yield_per": 2000}
 MAX_FINDINGS_KEPT = 1000
 """DNs whose non-blocking findings a commit result keeps (the count is always exact)."""
 
-# A DN in canonical comma form with no character that needs escaping: the common case,
-# recognised by one regex match instead of a parse.
-_PLAIN_KEY = re.compile(r'[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;]+(?:,[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;]+)*\Z')
-
-
 class ObjectValidator(Protocol):
     """What the store needs of a validator (``mns.nrm.validate.Validator`` fits)."""
 
@@ -84,21 +80,6 @@ class ObjectValidator(Protocol):
     ) -> Sequence[Any]:
         """Findings for one object; each has ``severity`` error, warning or info."""
         ...
-
-
-def to_key(dn: str) -> str:
-    """Canonical store key of a DN in either textual form; raises MalformedDN."""
-    if _PLAIN_KEY.match(dn):
-        return dn
-    return str(DN.parse(dn))
-
-
-def leaf_class(key: str) -> str:
-    """Class of the leaf RDN of a canonical key."""
-    if "\\" in key:
-        return DN.parse(key).cls
-    start = key.rfind(",") + 1
-    return key[start : key.index("=", start)]
 
 
 def _dumps(dn: str, attrs: Mapping[str, Any]) -> str:
@@ -156,6 +137,7 @@ class SqlStore:
         self.engine = _make_engine(url, echo=echo)
         self.postgres = self.engine.dialect.name == "postgresql"
         self._sqlite_write_lock = threading.Lock()
+        self._inserter = ThreadPoolExecutor(1, thread_name_prefix="mns-insert")
         schema.metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             if conn.exec_driver_sql(self._q("SELECT id FROM branch WHERE id = 0")).first() is None:
@@ -176,6 +158,7 @@ class SqlStore:
 
     def close(self) -> None:
         """Release connections."""
+        self._inserter.shutdown()
         self.engine.dispose()
 
     @contextmanager
@@ -291,7 +274,7 @@ class SqlStore:
                     self._q("SELECT cls, attrs, rev_from FROM moi WHERE branch = 0 AND path = ? AND rev_to IS NULL"),
                     (key,),
                 ).first()
-                return Moi(key, row[0], row[2], row[1]) if row else None
+                return Moi(key_to_dn(key), row[0], row[2], row[1]) if row else None
             rev = self._resolve(conn, as_of, branch)
             return self._get_at(conn, key, branch, rev)
 
@@ -299,10 +282,10 @@ class SqlStore:
         if branch != LIVE:
             row = self._version_at(conn, branch, key, rev)
             if row is not None:
-                return Moi(key, row[0], row[2], row[1]) if row[1] is not None else None
+                return Moi(key_to_dn(key), row[0], row[2], row[1]) if row[1] is not None else None
             rev = self._base_rev(conn, branch)
         row = self._version_at(conn, LIVE, key, rev)
-        return Moi(key, row[0], row[2], row[1]) if row else None
+        return Moi(key_to_dn(key), row[0], row[2], row[1]) if row else None
 
     def _version_at(self, conn: Connection, branch: int, key: str, rev: int) -> Any:
         return conn.exec_driver_sql(
@@ -339,16 +322,16 @@ class SqlStore:
         with self._read() as conn:
             rev = self._resolve(conn, as_of, branch)
             if lo > 0 and self._get_at(conn, key, branch, rev) is None:
-                raise NotFound(f"{key} does not exist", dn=key)
+                raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
             rows = self._range(conn, key, lo, hi, branch, rev)
             first = True
             for moi in rows:
-                if first and lo == 0 and moi.dn != key:
-                    raise NotFound(f"{key} does not exist", dn=key)
+                if first and lo == 0 and moi.dn != key_to_dn(key):
+                    raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
                 first = False
                 yield moi
             if first and lo == 0:
-                raise NotFound(f"{key} does not exist", dn=key)
+                raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
 
     def _range(
         self, conn: Connection, key: str, lo: int, hi: int | None, branch: int, rev: int | None
@@ -359,7 +342,7 @@ class SqlStore:
         """
         if branch == LIVE:
             for path, cls, attrs, rev_from in self._range_rows(conn, LIVE, key, lo, hi, rev):
-                yield Moi(path, cls, rev_from, attrs)
+                yield Moi(key_to_dn(path), cls, rev_from, attrs)
             return
         base_rev = self._base_rev(conn, branch)
         mine = self._range_rows(conn, branch, key, lo, hi, rev)
@@ -382,10 +365,9 @@ class SqlStore:
             sql += " AND path = ?"
             params.append(key)
         else:
-            # [key, key-) holds the subtree; ids with characters below ',' can also fall in
-            # it, hence the second condition.
-            sql += " AND path >= ? AND path < ? AND (path = ? OR path > ?)"
-            params += [key, key + "-", key, key + ","]
+            # [key, key + SEP_NEXT) is exactly the object and its subtree.
+            sql += " AND path >= ? AND path < ?"
+            params += [key, key + SEP_NEXT]
             if lo > 0:
                 sql += " AND depth >= ?"
                 params.append(depth + lo)
@@ -446,7 +428,7 @@ class SqlStore:
                 base_rev = self._base_rev(conn, branch)
                 out = self._history(conn, LIVE, key, base_rev) + self._history(conn, branch, key, None)
         if not out:
-            raise NotFound(f"{key} has no history", dn=key)
+            raise NotFound(f"{key_to_dn(key)} has no history", dn=key_to_dn(key))
         return out
 
     def _history(self, conn: Connection, branch: int, key: str, upto: int | None) -> list[Version]:
@@ -463,10 +445,10 @@ class SqlStore:
             if upto is not None and rev_to is not None and rev_to > upto:
                 rev_to = None
             parsed = orjson.loads(attrs) if attrs is not None else None
-            out.append(Version(key, cls, parsed, meta[rev_from], rev_to))
+            out.append(Version(key_to_dn(key), cls, parsed, meta[rev_from], rev_to))
             successor = rows[i + 1][2] if i + 1 < len(rows) else None
             if rev_to is not None and successor != rev_to:
-                out.append(Version(key, cls, None, meta[rev_to], successor))
+                out.append(Version(key_to_dn(key), cls, None, meta[rev_to], successor))
         return out
 
     def diff(self, from_rev: AsOf, to_rev: AsOf = None, *, branch: int = LIVE) -> Iterator[Change]:
@@ -588,8 +570,8 @@ class SqlStore:
             live_head = self._head(conn, LIVE)
             moved = []
             for c in changes:
-                now = self._get_at(conn, c.dn, LIVE, live_head)
-                then = self._get_at(conn, c.dn, LIVE, sandbox.base_rev)
+                now = self._get_at(conn, to_key(c.dn), LIVE, live_head)
+                then = self._get_at(conn, to_key(c.dn), LIVE, sandbox.base_rev)
                 if (now is None) != (then is None) or (now and then and now.rev != then.rev):
                     moved.append(c.dn)
             if moved:
@@ -653,7 +635,10 @@ class SqlStore:
                 if precheck:
                     precheck(conn)
                 w = _Writer(self, conn, branch, head + 1, base_rev or 0, writer, result)
-                w.apply(ops)
+                try:
+                    w.apply(ops)
+                finally:
+                    w.settle()
                 if not (result.created or result.replaced or result.deleted):
                     raise _NoChange
                 now = time.time()
@@ -716,6 +701,8 @@ class _Writer:
         self.writer = writer
         self.result = result
         self.findings_total = 0
+        self.parent_cls: dict[str, str] = {}
+        self.pending: tuple[Future[None], Any, list[tuple[Any, ...]]] | None = None
 
     def q(self, sql: str) -> str:
         return self.s._q(sql)
@@ -732,6 +719,7 @@ class _Writer:
             if batch:
                 self.create_batch(batch)
                 batch = []
+            self.flush()
             if isinstance(op, Create):
                 self.create_one(op)
             elif isinstance(op, Put):
@@ -744,18 +732,33 @@ class _Writer:
                 raise BadRequest(f"unknown store operation {op!r}")
         if batch:
             self.create_batch(batch)
+        self.flush()
 
     # validation -------------------------------------------------------------------------
 
-    def check(self, key: str, cls: str, attrs: Mapping[str, Any], previous: Mapping[str, Any] | None) -> None:
+    def check(
+        self,
+        key: str,
+        cls: str,
+        attrs: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+        pkey: str | None = None,
+        dn: str | None = None,
+    ) -> None:
         if not isinstance(attrs, Mapping):
-            raise BadRequest(f"{key}: attributes must be an object, not {type(attrs).__name__}", dn=key)
-        pkey = parent_key(key)
+            raise BadRequest(f"{key_to_dn(key)}: attributes must be an object, not {type(attrs).__name__}", dn=key_to_dn(key))
+        if pkey is None:
+            pkey = parent_key(key)
+        pcls = None
+        if pkey is not None:
+            pcls = self.parent_cls.get(pkey)
+            if pcls is None:
+                pcls = self.parent_cls[pkey] = key_class(pkey)
         findings = self.s.validator.validate(
-            key,
+            dn or key_to_dn(key),
             cls,
             attrs,
-            parent_cls=leaf_class(pkey) if pkey else None,
+            parent_cls=pcls,
             strict=self.s.strict,
             writer=self.writer,
             previous=previous,
@@ -764,10 +767,10 @@ class _Writer:
             return
         errors = [f for f in findings if f.severity == "error"]
         if errors:
-            raise InvalidObject(key, errors)
+            raise InvalidObject(key_to_dn(key), errors)
         self.findings_total += 1
         if len(self.result.findings) < MAX_FINDINGS_KEPT:
-            self.result.findings[key] = list(findings)
+            self.result.findings[key_to_dn(key)] = list(findings)
 
     # row access ---------------------------------------------------------------------------
 
@@ -810,15 +813,15 @@ class _Writer:
         current = str(row.rev_from) if row is not None and row.exists else None
         if current not in tags:
             raise PreconditionFailed(
-                f"{key}: If-Match {if_match} does not match the current ETag {current or '(none: absent)'}",
-                dn=key,
+                f"{key_to_dn(key)}: If-Match {if_match} does not match the current ETag {current or '(none: absent)'}",
+                dn=key_to_dn(key),
                 current=current,
             )
 
     def check_parent(self, key: str) -> None:
         pkey = parent_key(key)
         if pkey is not None and not self.exists(pkey):
-            raise ParentMissing(f"{key}: parent {pkey} does not exist", dn=key)
+            raise ParentMissing(f"{key_to_dn(key)}: parent {key_to_dn(pkey)} does not exist", dn=key_to_dn(key))
 
     # operations ---------------------------------------------------------------------------
 
@@ -830,62 +833,89 @@ class _Writer:
         rev = self.rev
         for op in ops:
             key = to_key(op.dn)
-            cls = leaf_class(key)
+            cls = key_class(key)
             if op.cls is not None and op.cls != cls:
-                raise BadRequest(f"{key}: class {op.cls} does not match the DN's class {cls}", dn=key)
-            self.check(key, cls, op.attrs, None)
-            if key in keys:
-                raise AlreadyExists(f"{key} is created twice in this change set", dn=key)
-            keys.add(key)
+                raise BadRequest(f"{key_to_dn(key)}: class {op.cls} does not match the DN's class {cls}", dn=key_to_dn(key))
             pkey = parent_key(key)
+            self.check(key, cls, op.attrs, None, pkey, op.dn)
+            if key in keys:
+                raise AlreadyExists(f"{key_to_dn(key)} is created twice in this change set", dn=key_to_dn(key))
+            keys.add(key)
             if pkey is not None and pkey not in keys:
                 parents.add(pkey)
             rows.append((LIVE, key, rev, None, key_depth(key), cls, _dumps(key, op.attrs)))
+        # Python work on this batch overlapped the insert of the previous one; from here on
+        # the connection is needed, so that insert must be done.
+        self.flush()
         if parents:
             missing = parents - self.s._exists_live(self.conn, sorted(parents))
             if missing:
                 orphan = next(k for k in (r[1] for r in rows) if parent_key(k) in missing)
-                raise ParentMissing(f"{orphan}: parent {parent_key(orphan)} does not exist", dn=orphan)
+                raise ParentMissing(
+                    f"{key_to_dn(orphan)}: parent {key_to_dn(parent_key(orphan) or '')} does not exist",
+                    dn=key_to_dn(orphan),
+                )
         # Duplicates of existing objects surface as a unique-index violation; a savepoint lets
         # us find and name the object without a lookup per row on the fast path.
         savepoint = self.conn.begin_nested()
+        if len(rows) < BATCH:
+            self.pending = (_done(self.s._insert_rows, self.conn, rows), savepoint, rows)
+        else:
+            # The driver releases the GIL while it inserts, so a full batch goes to the
+            # inserter thread and the next batch is prepared meanwhile.
+            future = self.s._inserter.submit(self.s._insert_rows, self.conn, rows)
+            self.pending = (future, savepoint, rows)
+
+    def settle(self) -> None:
+        """On the way out, never leave an insert running on a connection being rolled back."""
+        if self.pending is not None:
+            try:
+                self.pending[0].result()
+            except Exception:  # the error that got us here is the one to report
+                self.pending = None
+
+    def flush(self) -> None:
+        """Wait for the batch being inserted; name the object if it was a duplicate."""
+        if self.pending is None:
+            return
+        future, savepoint, rows = self.pending
+        self.pending = None
         try:
-            self.s._insert_rows(self.conn, rows)
+            future.result()
         except Exception as exc:
             savepoint.rollback()
             if _is_unique_violation(exc):
                 self.name_duplicate(rows)
             raise
-        else:
-            savepoint.commit()
-        self.result.created.extend(r[1] for r in rows)
+        savepoint.commit()
+        self.result.created.extend(key_to_dn(r[1]) for r in rows)
 
     def name_duplicate(self, rows: Sequence[tuple[Any, ...]]) -> None:
         for row in rows:
             cur = self.current(row[1])
             if cur is not None and cur.exists:
                 where = "in this change set" if cur.rev_from == self.rev else "already"
-                raise AlreadyExists(f"{row[1]} exists {where}", dn=row[1])
+                raise AlreadyExists(f"{key_to_dn(row[1])} exists {where}", dn=key_to_dn(row[1]))
 
     def create_one(self, op: Create) -> None:
         key = to_key(op.dn)
-        cls = leaf_class(key)
+        cls = key_class(key)
         if op.cls is not None and op.cls != cls:
-            raise BadRequest(f"{key}: class {op.cls} does not match the DN's class {cls}", dn=key)
+            raise BadRequest(f"{key_to_dn(key)}: class {op.cls} does not match the DN's class {cls}", dn=key_to_dn(key))
         old = self.current(key)
         if old is not None and old.exists:
-            raise AlreadyExists(f"{key} already exists", dn=key)
+            raise AlreadyExists(f"{key_to_dn(key)} already exists", dn=key_to_dn(key))
         self.check_parent(key)
         self.check(key, cls, op.attrs, None)
         self.write_version(key, cls, _dumps(key, op.attrs), old)
-        self.result.created.append(key)
+        self.result.created.append(key_to_dn(key))
 
     def put(self, op: Put) -> None:
         key = to_key(op.dn)
         old = self.current(key)
         self.check_if_match(key, op.if_match, old)
         if old is None or not old.exists:
-            self.create_one(Create(key, op.attrs))
+            self.create_one(Create(key_to_dn(key), op.attrs))
             return
         attrs = dict(op.attrs)
         self.replace(key, old, attrs)
@@ -895,9 +925,9 @@ class _Writer:
         old = self.current(key)
         self.check_if_match(key, op.if_match, old)
         if old is None or not old.exists:
-            raise NotFound(f"{key} does not exist", dn=key)
+            raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
         if not isinstance(op.attrs, Mapping):
-            raise BadRequest(f"{key}: attributes must be an object", dn=key)
+            raise BadRequest(f"{key_to_dn(key)}: attributes must be an object", dn=key_to_dn(key))
         merged = old.attrs
         for name, value in op.attrs.items():
             if value is None:
@@ -909,37 +939,47 @@ class _Writer:
     def replace(self, key: str, old: _Row, attrs: dict[str, Any]) -> None:
         previous = old.attrs
         if attrs == previous:
-            self.result.unchanged.append(key)
+            self.result.unchanged.append(key_to_dn(key))
             return
         self.check(key, old.cls, attrs, previous)
         self.write_version(key, old.cls, _dumps(key, attrs), old)
-        self.result.replaced.append(key)
+        self.result.replaced.append(key_to_dn(key))
 
     def delete(self, op: Delete) -> None:
         key = to_key(op.dn)
         old = self.current(key)
         self.check_if_match(key, op.if_match, old)
         if old is None or not old.exists:
-            raise NotFound(f"{key} does not exist", dn=key)
+            raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
         below = list(self.s._range(self.conn, key, 1, None, self.branch, None))
         if below and not op.subtree:
             raise HasChildren(
-                f"{key} has {len(below)} descendant(s), e.g. {below[0].dn}; delete the subtree explicitly",
-                dn=key,
+                f"{key_to_dn(key)} has {len(below)} descendant(s), e.g. {below[0].dn}; delete the subtree explicitly",
+                dn=key_to_dn(key),
             )
         if self.branch == LIVE:
             self.conn.exec_driver_sql(
-                self.q(
-                    "UPDATE moi SET rev_to = ? WHERE branch = 0 AND rev_to IS NULL"
-                    " AND path >= ? AND path < ? AND (path = ? OR path > ?)"
-                ),
-                (self.rev, key, key + "-", key, key + ","),
+                self.q("UPDATE moi SET rev_to = ? WHERE branch = 0 AND rev_to IS NULL AND path >= ? AND path < ?"),
+                (self.rev, key, key + SEP_NEXT),
             )
         else:
             for moi in reversed(below):
-                self.write_version(moi.dn, moi.cls, None, self.current(moi.dn))
+                below_key = to_key(moi.dn)
+                self.write_version(below_key, moi.cls, None, self.current(below_key))
             self.write_version(key, old.cls, None, old)
-        self.result.deleted.extend([key, *(m.dn for m in below)])
+        self.result.deleted.extend([key_to_dn(key), *(m.dn for m in below)])
+
+
+def _done(fn: Callable[..., None], *args: Any) -> Future[None]:
+    """Run ``fn`` now and wrap its outcome as a finished future."""
+    future: Future[None] = Future()
+    try:
+        fn(*args)
+    except Exception as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(None)
+    return future
 
 
 def _is_unique_violation(exc: Exception) -> bool:
@@ -958,10 +998,10 @@ def _overlay(
             if b is not None and a[0] == b[0]:
                 b = next(base, None)
             if a[2] is not None:
-                yield Moi(a[0], a[1], a[3], a[2])
+                yield Moi(key_to_dn(a[0]), a[1], a[3], a[2])
             a = next(mine, None)
         else:
-            yield Moi(b[0], b[1], b[3], b[2])
+            yield Moi(key_to_dn(b[0]), b[1], b[3], b[2])
             b = next(base, None)
 
 
@@ -982,12 +1022,12 @@ def _change_between(key: str, before: Moi | None, after: Moi | None) -> Change |
         return None
     if before is None:
         assert after is not None
-        return Change(key, ChangeKind.CREATED, after.cls, None, after.attrs)
+        return Change(key_to_dn(key), ChangeKind.CREATED, after.cls, None, after.attrs)
     if after is None:
-        return Change(key, ChangeKind.DELETED, before.cls, before.attrs, None)
+        return Change(key_to_dn(key), ChangeKind.DELETED, before.cls, before.attrs, None)
     if before.attrs == after.attrs:
         return None
-    return Change(key, ChangeKind.MODIFIED, after.cls, before.attrs, after.attrs)
+    return Change(key_to_dn(key), ChangeKind.MODIFIED, after.cls, before.attrs, after.attrs)
 
 
 def _reverse(c: Change) -> Change:

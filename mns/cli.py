@@ -1,0 +1,165 @@
+"""The ``mns`` command: serve the twin, load networks, look into its history."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mns.errors import MnsError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="twin-mns: a network digital twin over 3GPP MnS")
+console = Console(stderr=True)
+out = Console()
+
+T = TypeVar("T")
+
+DbOpt = Annotated[str, typer.Option("--db", help="SQLite file, or a postgresql://user@host/db URL")]
+
+
+def _fail(exc: MnsError) -> None:
+    console.print(f"[red]error:[/red] {exc.message} [dim](rule: {exc.rule})[/dim]")
+    raise typer.Exit(2)
+
+
+def _progress(items: Iterable[T], total: int, what: str) -> Iterator[T]:
+    """Iterate with a rich progress bar on stderr."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task(what, total=total)
+        for i, item in enumerate(items, 1):
+            if i % 5000 == 0 or i == total:
+                progress.update(task, completed=i)
+            yield item
+
+
+def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool = False) -> int:
+    """Fill an empty twin with a generated network; returns the revision (0 if not empty)."""
+    from mns.sim.generate import count_objects, generate_network
+    from mns.store import Create, open_store
+
+    store = open_store(store_url, strict=strict)
+    try:
+        if store.head() > 0:
+            console.print(f"the twin already holds revision {store.head()}; not loading a demo network")
+            return 0
+        total = count_objects(gnbs, seed=seed, root=root)
+        objects = _progress(generate_network(gnbs, seed=seed, root=root), total, f"loading {gnbs} gNBs")
+        result = store.commit(
+            (Create(o.dn, o.attrs, o.cls) for o in objects),
+            source="real",
+            author="mns demo",
+            message=f"demo network: {gnbs} gNBs, seed {seed}",
+        )
+        console.print(f"loaded {len(result.created):,} objects as revision {result.rev}")
+        return result.rev or 0
+    finally:
+        store.close()
+
+
+@app.command()
+def serve(
+    db: DbOpt = "twin.db",
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    demo: Annotated[int, typer.Option(help="fill an empty twin with a generated network of N gNBs")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the generated network")] = 1,
+    root: Annotated[str, typer.Option(help="DN of the generated network's root")] = "SubNetwork=RAN",
+    strict: Annotated[bool, typer.Option(help="missing mandatory attributes are errors, not warnings")] = False,
+    prov_version: Annotated[str, typer.Option(help="ProvMnS version path segment")] = "v1800",
+) -> None:
+    """Serve the twin: ProvMnS and the TwinMnS extensions."""
+    import uvicorn
+
+    from mns.producers.app import Settings, create_app
+    from mns.store import open_store
+
+    try:
+        if demo:
+            load_demo(db, demo, seed=seed, root=root, strict=strict)
+        store = open_store(db, strict=strict)
+    except MnsError as exc:
+        _fail(exc)
+        return
+    settings = Settings(prov_version=prov_version)
+    base = f"http://{host}:{port}"
+    roots = [m.dn for m in store.roots()]
+    console.print(f"twin-mns serving revision {store.head()} of {db}")
+    console.print(f"  ProvMnS: {base}{settings.prov_prefix}/" + (roots[0].replace(",", "/") if roots else "<DN>"))
+    console.print(f"  TwinMnS: {base}/TwinMnS/v1/revisions")
+    uvicorn.run(create_app(store, settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def load(
+    gnbs: Annotated[int, typer.Argument(help="number of gNBs to generate")],
+    db: DbOpt = "twin.db",
+    seed: Annotated[int, typer.Option(help="seed of the generated network")] = 1,
+    root: Annotated[str, typer.Option(help="DN of the generated network's root")] = "SubNetwork=RAN",
+) -> None:
+    """Load a generated 5G RAN into an empty twin."""
+    try:
+        load_demo(db, gnbs, seed=seed, root=root)
+    except MnsError as exc:
+        _fail(exc)
+
+
+@app.command()
+def history(dn: Annotated[str, typer.Argument(help="the object's DN")], db: DbOpt = "twin.db") -> None:
+    """Every version of one object."""
+    from mns.store import open_store
+
+    store = open_store(db)
+    try:
+        versions = store.history(dn)
+    except MnsError as exc:
+        _fail(exc)
+        return
+    table = Table("revision", "time", "source", "author", "change")
+    for v in versions:
+        change = "deleted" if v.attrs is None else ", ".join(f"{k}={val}" for k, val in sorted(v.attrs.items()))[:100]
+        table.add_row(str(v.revision.rev), v.revision.time.isoformat(timespec="seconds"), v.revision.source, v.revision.author, change)
+    out.print(table)
+
+
+@app.command()
+def diff(
+    from_rev: Annotated[str, typer.Argument(help="revision number or RFC 3339 time")],
+    to_rev: Annotated[str, typer.Argument(help="revision number or RFC 3339 time (default: now)")] = "",
+    db: DbOpt = "twin.db",
+) -> None:
+    """What changed between two revisions."""
+    from mns.services.prov import parse_as_of
+    from mns.store import open_store
+
+    store = open_store(db)
+    try:
+        changes = list(store.diff(parse_as_of(from_rev), parse_as_of(to_rev or None)))
+    except MnsError as exc:
+        _fail(exc)
+        return
+    table = Table("object", "change", "attributes")
+    for c in changes:
+        detail = ", ".join(f"{k}: {o!r} -> {n!r}" for k, (o, n) in c.changed.items())
+        table.add_row(c.dn, c.kind.value, detail[:120])
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point for ``python -m mns``."""
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""NRM: DNs, the class registry, validation and naming dialects."""

@@ -1,0 +1,1 @@
+"""FastAPI producers of the MnS the twin serves."""

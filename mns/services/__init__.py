@@ -1,0 +1,1 @@
+"""Services: the MnS semantics over the store, free of HTTP."""
