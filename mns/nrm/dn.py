@@ -181,10 +181,17 @@ _PLAIN_DN: Final = re.compile(
 )
 
 
+_PLAIN_URI: Final = re.compile(
+    r'/?[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+(?:/[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+)*/?\Z'
+)
+
+
 def to_key(text: str) -> str:
     """Store key of a DN in either textual form; raises MalformedDN."""
     if _PLAIN_DN.match(text):
         return text.replace(",", SEP)
+    if _PLAIN_URI.match(text):
+        return text.strip("/").replace("/", SEP)
     return DN.parse(text).key
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from mns.errors import BadRequest
+from mns.nrm.dn import DN
 from mns.store.api import Moi
 
 JSON = "application/json"
@@ -92,8 +93,8 @@ def _copy_path(src: Any, dst: dict[str, Any], path: Sequence[str]) -> None:
             _copy_path(item_src, item_dst, rest)
 
 
-AttrsOut = Callable[[Moi], bytes]
-"""Renders an object's attributes as JSON bytes (selection and dialect applied)."""
+AttrsOut = Callable[[Moi], str]
+"""Renders an object's attributes as JSON text (selection and dialect applied)."""
 
 ClassOut = Callable[[str], str]
 """Renders a class name (dialect applied)."""
@@ -103,68 +104,59 @@ def attrs_renderer(selection: Selection, translate: Callable[[str, dict[str, Any
     """The cheapest attribute renderer for a selection and an optional dialect translation."""
     if selection.everything and translate is None:
 
-        def raw(moi: Moi) -> bytes:
+        def raw(moi: Moi) -> str:
             j = moi.attrs_json
-            return j.encode() if isinstance(j, str) else j
+            return j if isinstance(j, str) else j.decode()
 
         return raw
 
-    def render(moi: Moi) -> bytes:
+    def render(moi: Moi) -> str:
         attrs = moi.attrs if selection.everything else selection.apply(moi.attrs)
         if translate is not None:
             attrs = translate(moi.cls, attrs)
-        return _dumps(attrs)
+        return _dumps(attrs).decode()
 
     return render
 
 
-def _head(moi: Moi, cls_out: ClassOut) -> bytes:
-    return b'{"id":%s,"objectClass":%s,"objectInstance":%s' % (
-        _dumps(_leaf_id(moi.dn)),
-        _dumps(cls_out(moi.cls)),
-        _dumps(moi.dn),
-    )
+def _q(text: str) -> str:
+    """A JSON string literal; ids, classes and DNs rarely need escaping, so check first."""
+    if '"' in text or "\\" in text or not text.isprintable():
+        return _dumps(text).decode()
+    return f'"{text}"'
 
 
-def _leaf_id(dn: str) -> str:
-    from mns.nrm.dn import DN
-
-    if "\\" in dn:
-        return DN.parse(dn).id
-    return dn[dn.rindex("=") + 1 :]
+def _head(moi: Moi, cls_out: ClassOut) -> str:
+    dn = moi.dn
+    leaf = DN.parse(dn).id if "\\" in dn else dn[dn.rindex("=") + 1 :]
+    return f'{{"id":{_q(leaf)},"objectClass":{_q(cls_out(moi.cls))},"objectInstance":{_q(dn)}'
 
 
 def single(moi: Moi, attrs_out: AttrsOut, cls_out: ClassOut) -> bytes:
     """One object as a resource (the hot path of a single-object GET)."""
-    return _head(moi, cls_out) + b',"attributes":' + attrs_out(moi) + b"}"
+    return f'{_head(moi, cls_out)},"attributes":{attrs_out(moi)}}}'.encode()
+
+
+CHUNK = 1024
+"""Objects per chunk of a streamed response."""
 
 
 def flat(
     objects: Iterable[tuple[Moi, bool]], attrs_out: AttrsOut, cls_out: ClassOut
 ) -> Iterator[bytes]:
     """A JSON array of the matching objects, each with its DN, streamed in chunks."""
-    buf: list[bytes] = [b"["]
-    first = True
+    buf: list[str] = ["["]
+    sep = ""
     for moi, matched in objects:
         if not matched:
             continue
-        if not first:
-            buf.append(b",")
-        first = False
-        buf.append(single(moi, attrs_out, cls_out))
-        if len(buf) >= 512:
-            yield b"".join(buf)
+        buf.append(f'{sep}{_head(moi, cls_out)},"attributes":{attrs_out(moi)}}}')
+        sep = ","
+        if len(buf) >= CHUNK:
+            yield "".join(buf).encode()
             buf = []
-    buf.append(b"]")
-    yield b"".join(buf)
-
-
-@dataclass(slots=True)
-class _Open:
-    dn: str
-    moi: Moi
-    emitted: bool
-    child_cls: str | None = None
+    buf.append("]")
+    yield "".join(buf).encode()
 
 
 def hierarchical(
@@ -176,51 +168,88 @@ def hierarchical(
     that did not match the filter but lies between the base and a match appears with its id,
     class and DN only, so that the tree stays connected; the base always appears.
     """
-    stack: list[_Open] = []
-    buf: list[bytes] = []
-
-    def close(entry: _Open) -> None:
-        if entry.emitted:
-            if entry.child_cls is not None:
-                buf.append(b"]")
-            buf.append(b"}")
+    # The stack holds, per open object: [dn + ",", moi, emitted, class of its open child list].
+    stack: list[list[Any]] = []
+    buf: list[str] = []
+    append = buf.append
 
     def emit(i: int, with_attrs: bool) -> None:
         entry = stack[i]
+        moi = entry[1]
         if i > 0:
             parent = stack[i - 1]
-            cls = cls_out(entry.moi.cls)
-            if parent.child_cls != cls:
-                if parent.child_cls is not None:
-                    buf.append(b"]")
-                buf.append(b",%s:[" % _dumps(cls))
-                parent.child_cls = cls
+            cls = cls_out(moi.cls)
+            if parent[3] != cls:
+                append(f'],"{cls}":[' if parent[3] is not None else f',"{cls}":[')
+                parent[3] = cls
             else:
-                buf.append(b",")
-        buf.append(_head(entry.moi, cls_out))
+                append(",")
+        append(_head(moi, cls_out))
         if with_attrs:
-            buf.append(b',"attributes":' + attrs_out(entry.moi))
-        entry.emitted = True
+            append(',"attributes":')
+            append(attrs_out(moi))
+        entry[2] = True
 
     for moi, matched in objects:
-        while stack and not _is_below(moi.dn, stack[-1].dn):
-            close(stack.pop())
-        stack.append(_Open(moi.dn, moi, False))
-        if matched or len(stack) == 1:
+        dn = moi.dn
+        while stack and not dn.startswith(stack[-1][0]):
+            top = stack.pop()
+            if top[2]:
+                append("]}" if top[3] is not None else "}")
+        stack.append([dn + ",", moi, False, None])
+        if matched:
             for i in range(len(stack) - 1):
-                if not stack[i].emitted:
+                if not stack[i][2]:
                     emit(i, False)
-            emit(len(stack) - 1, matched)
-        if len(buf) >= 512:
-            yield b"".join(buf)
-            buf = []
+            emit(len(stack) - 1, True)
+        elif len(stack) == 1:
+            emit(0, False)
+        if len(buf) >= CHUNK:
+            yield "".join(buf).encode()
+            buf.clear()
     while stack:
-        close(stack.pop())
-    yield b"".join(buf)
+        top = stack.pop()
+        if top[2]:
+            append("]}" if top[3] is not None else "}")
+    yield "".join(buf).encode()
 
 
-def _is_below(dn: str, ancestor: str) -> bool:
-    return dn.startswith(ancestor) and dn[len(ancestor) : len(ancestor) + 1] == ","
+def hierarchical_all(objects: Iterable[Moi]) -> Iterator[bytes]:
+    """``hierarchical`` for the common case: every object selected, attributes as stored.
+
+    The hot loop of a subtree GET: one formatted string per object, no parsing.
+    """
+    prefixes: list[str] = []
+    child_cls: list[str | None] = []
+    buf: list[str] = []
+    append = buf.append
+    for moi in objects:
+        dn = moi.dn
+        while prefixes and not dn.startswith(prefixes[-1]):
+            prefixes.pop()
+            append("]}" if child_cls.pop() is not None else "}")
+        cls = moi.cls
+        if prefixes:
+            open_cls = child_cls[-1]
+            if open_cls != cls:
+                append(f'],"{cls}":[' if open_cls is not None else f',"{cls}":[')
+                child_cls[-1] = cls
+            else:
+                append(",")
+        attrs = moi.attrs_json if isinstance(moi.attrs_json, str) else moi.attrs_json.decode()
+        if '"' in dn or "\\" in dn:
+            append(f'{_head(moi, str)},"attributes":{attrs}')
+        else:
+            append(f'{{"id":"{dn[dn.rindex("=") + 1 :]}","objectClass":"{cls}","objectInstance":"{dn}","attributes":{attrs}')
+        prefixes.append(dn + ",")
+        child_cls.append(None)
+        if len(buf) >= CHUNK:
+            yield "".join(buf).encode()
+            buf.clear()
+    while prefixes:
+        prefixes.pop()
+        append("]}" if child_cls.pop() is not None else "}")
+    yield "".join(buf).encode()
 
 
 def parse_resource(body: Any, *, cls: str, id_: str, dn: str) -> dict[str, Any]:

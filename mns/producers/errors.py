@@ -66,7 +66,7 @@ def install(app: FastAPI) -> None:
             message = f"no such resource: {request.url.path}"
         if exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
-        return error_response(exc.status_code, message, dict(exc.headers or {}))
+        return error_response(exc.status_code, message, {**_revision_headers(request), **(exc.headers or {})})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

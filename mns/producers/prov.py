@@ -16,7 +16,7 @@ from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from mns.errors import BadRequest, NotFound, UnsupportedMediaType
-from mns.nrm.dn import DN
+from mns.nrm.dn import DN, key_to_dn, to_key
 from mns.nrm.filter import parse_filter
 from mns.nrm.resource import (
     FLAT,
@@ -27,12 +27,13 @@ from mns.nrm.resource import (
     attrs_renderer,
     flat,
     hierarchical,
+    hierarchical_all,
     parse_resource,
     single,
 )
 from mns.producers.errors import REVISION_HEADER
 from mns.services import prov as service
-from mns.store.api import LIVE, Delete, Put, Scope, Store
+from mns.store.api import LIVE, Delete, Moi, Put, Scope, Store
 
 BranchOf = Callable[[Request], int]
 """Which branch a request addresses: the live twin, or a sandbox from the path."""
@@ -89,6 +90,13 @@ def _dn(path: str) -> DN:
     return DN.parse(path)
 
 
+def _dn_text(path: str) -> str:
+    """The canonical comma form of the DN in a request path (no parse in the common case)."""
+    if not path:
+        raise BadRequest("the URI names no object: append the DN as path segments, e.g. /SubNetwork=1")
+    return key_to_dn(to_key(path))
+
+
 def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Request], str]) -> APIRouter:
     """The ProvMnS routes under ``prefix`` (e.g. ``/ProvMnS/v1800``)."""
     router = APIRouter()
@@ -102,21 +110,27 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
         store = store_of(request)
         branch = branch_of(request)
         q = request.query_params
-        dn = _dn(dn_path)
+        dn = _dn_text(dn_path)
         media = negotiate(request.headers.get("accept"))
         scope, level = service.parse_scope(q.get("scopeType"), q.get("scopeLevel"))
         filter_ = parse_filter(q["filter"]) if "filter" in q else None
         selection = Selection.parse(q.get("attributes"), q.get("fields"))
-        rev = store.resolve(service.parse_as_of(q.get("asOf")), branch=branch)
+        as_of = service.parse_as_of(q.get("asOf"))
         attrs_out = attrs_renderer(selection, None)
-        headers = {REVISION_HEADER: str(rev)}
         if scope is Scope.BASE_ONLY and filter_ is None and media != FLAT:
-            moi = store.get(str(dn), branch=branch, as_of=rev)
+            rev, moi = store.read_one(dn, branch=branch, as_of=as_of)
             if moi is None:
                 raise NotFound(f"{dn} does not exist at revision {rev}", dn=str(dn))
-            headers["ETag"] = f'"{moi.etag}"'
+            headers = {REVISION_HEADER: str(rev), "ETag": f'"{moi.etag}"'}
             return Response(single(moi, attrs_out, _identity), media_type=media, headers=headers)
-        objects = service.read(store=store, dn=str(dn), scope=scope, level=level, filter_=filter_, rev=rev, branch=branch)
+        rev = store.resolve(as_of, branch=branch)
+        headers = {REVISION_HEADER: str(rev)}
+        if media != FLAT and filter_ is None and selection.everything and scope.levels(level)[0] == 0:
+            # The common subtree read: stream rows straight into the tree.
+            mois = store.read(dn, scope=scope, level=level, branch=branch, as_of=rev)
+            first = next(mois)  # NotFound now, before the response starts
+            return await _respond(hierarchical_all(_chain(first, mois)), media, headers)
+        objects = service.read(store=store, dn=dn, scope=scope, level=level, filter_=filter_, rev=rev, branch=branch)
         write = flat if media == FLAT else hierarchical
         chunks = write(objects, attrs_out, _identity)
         return await _respond(chunks, media, headers)
@@ -207,6 +221,11 @@ async def _respond(chunks: Iterator[bytes], media: str, headers: dict[str, str])
             yield chunk
 
     return StreamingResponse(stream(), media_type=media, headers=headers)
+
+
+def _chain(first: Moi, rest: Iterator[Moi]) -> Iterator[Moi]:
+    yield first
+    yield from rest
 
 
 def live(_: Request) -> int:

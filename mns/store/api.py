@@ -247,6 +247,10 @@ class Store(Protocol):
         """One object, or None."""
         ...
 
+    def read_one(self, dn: str, *, branch: int = LIVE, as_of: AsOf = None) -> tuple[int, Moi | None]:
+        """One object (or None) and the revision the read reflects."""
+        ...
+
     def read(
         self,
         dn: str,
