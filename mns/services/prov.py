@@ -9,7 +9,6 @@ concurrent change between the read and the write is retried, never overwritten.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +16,10 @@ from typing import Any
 import json_merge_patch
 import jsonpatch
 import jsonpointer
+import orjson
 
 from mns.errors import BadRequest, Conflict, NotFound, PreconditionFailed
-from mns.nrm.dn import DN, key_depth, to_key
+from mns.nrm.dn import DN, key_depth, key_to_dn, to_key
 from mns.nrm.filter import Filter
 from mns.store.api import LIVE, AsOf, CommitResult, Create, Delete, Moi, Op, Put, Scope, Store
 
@@ -28,6 +28,11 @@ GPP_MERGE_PATCH = "application/3gpp-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 GPP_JSON_PATCH = "application/3gpp-json-patch+json"
 PATCH_TYPES = (MERGE_PATCH, GPP_MERGE_PATCH, JSON_PATCH, GPP_JSON_PATCH)
+
+def canonical(dn: str) -> str:
+    """Canonical comma form of a DN (cheap for the common, unescaped case)."""
+    return key_to_dn(to_key(dn))
+
 
 RETRIES = 3
 """Times a patch is recomputed when a concurrent write changed what it read."""
@@ -130,22 +135,23 @@ class _Plan:
 
     def load(self, dn: str) -> dict[str, Any] | None:
         """The object's attributes as the patch sees them so far (None when absent)."""
-        key = str(DN.parse(dn))
+        key = canonical(dn)
         if key not in self.original:
             moi = self.store.get(key, branch=self.branch)
             self.original[key] = moi
-            self.final[key] = copy.deepcopy(moi.attrs) if moi else None
+            # A private copy, parsed afresh from the stored text: the patch may mutate it.
+            self.final[key] = orjson.loads(moi.attrs_json) if moi else None
         return self.final[key]
 
     def set(self, dn: str, attrs: dict[str, Any] | None) -> None:
         """Record the object's final attributes (None deletes it)."""
-        key = str(DN.parse(dn))
+        key = canonical(dn)
         self.load(key)
         self.final[key] = attrs
 
     def delete_subtree(self, dn: str) -> None:
         """Delete the object and everything below it."""
-        key = str(DN.parse(dn))
+        key = canonical(dn)
         if self.load(key) is None:
             raise NotFound(f"{key} does not exist", dn=key)
         for moi in self.store.read(key, scope=Scope.BASE_ALL, branch=self.branch):
@@ -195,7 +201,7 @@ def patch(
         plan = _Plan(store, branch)
         base = plan.load(dn)
         if if_match is not None:
-            moi = plan.original[str(DN.parse(dn))]
+            moi = plan.original[canonical(dn)]
             tags = {t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")}
             if moi is None or not (tags & {moi.etag, "*"}):
                 raise PreconditionFailed(
@@ -240,7 +246,7 @@ def _merge_patch(plan: _Plan, dn: DN, body: Any) -> None:
     if attrs is None:
         raise BadRequest(f"{dn}: attributes null deletes; use DELETE or a 3GPP merge patch", dn=str(dn))
     current = plan.load(str(dn)) or {}
-    plan.set(str(dn), json_merge_patch.merge(copy.deepcopy(current), attrs))
+    plan.set(str(dn), json_merge_patch.merge(current, attrs))
 
 
 def _gpp_merge_patch(plan: _Plan, dn: DN, body: Any) -> None:
@@ -250,7 +256,7 @@ def _gpp_merge_patch(plan: _Plan, dn: DN, body: Any) -> None:
         plan.delete_subtree(str(dn))
         return
     current = plan.load(str(dn))
-    merged = json_merge_patch.merge(copy.deepcopy(current or {}), attrs)
+    merged = json_merge_patch.merge(current if current is not None else {}, attrs)
     plan.set(str(dn), merged)
     for key, value in body.items():
         if key in ("id", "objectClass", "objectInstance", "attributes"):

@@ -10,8 +10,6 @@ numbers of a branch are dense and ordered.
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +35,7 @@ from mns.errors import (
 )
 from mns.nrm.dn import SEP_NEXT, key_class, key_depth, key_to_dn, parent_key, to_key
 from mns.store import schema
+from mns.store.db import CACHE_KIB, MMAP_BYTES, Db, SqlitePool
 from mns.store.api import (
     LIVE,
     SOURCES,
@@ -62,11 +61,6 @@ BATCH = 2000
 
 MAX_FINDINGS_KEPT = 1000
 """DNs whose non-blocking findings a commit result keeps (the count is always exact)."""
-
-_CACHE_KIB = -65536
-"""SQLite page cache per connection: 64 MiB (a negative cache_size counts KiB)."""
-_MMAP_BYTES = 1 << 30
-"""SQLite reads through a memory map of up to 1 GiB: page reads without a system call."""
 
 _ONE_CURRENT = (
     "SELECT b.head_rev, m.cls, m.attrs, m.rev_from FROM branch b"
@@ -150,14 +144,12 @@ class SqlStore:
         self.validator = validator
         self.engine = _make_engine(url, echo=echo)
         self.postgres = self.engine.dialect.name == "postgresql"
-        self._sqlite_write_lock = threading.Lock()
         self._inserter = ThreadPoolExecutor(1, thread_name_prefix="mns-insert")
         self._cursors = 0
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
         database = self.engine.url.database
-        self._sqlite_path = database if not self.postgres and database not in (None, "", ":memory:") else None
+        if not self.postgres and database in (None, "", ":memory:"):
+            raise BadRequest("the SQLite store needs a file (an in-memory database cannot be shared)")
+        self._pool = SqlitePool(database) if not self.postgres and database else None
         schema.metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             if conn.exec_driver_sql(self._q("SELECT id FROM branch WHERE id = 0")).first() is None:
@@ -179,55 +171,55 @@ class SqlStore:
     def close(self) -> None:
         """Release connections."""
         self._inserter.shutdown()
-        with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
+        if self._pool is not None:
+            self._pool.close()
         self.engine.dispose()
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _read(self) -> Iterator[Db]:
+        """A read transaction (one snapshot)."""
+        if self._pool is not None:
+            with self._pool.read() as db:
+                yield db
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
-    def _write(self, branch: int) -> Iterator[tuple[Connection, int, int | None]]:
-        """A write transaction holding the branch's write lock: yields (conn, head, base_rev)."""
-        lock = self._sqlite_write_lock if not self.postgres else None
-        if lock:
-            lock.acquire()
-        try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(immediate=True)
-                with conn.begin():
-                    sql = "SELECT head_rev, base_rev FROM branch WHERE id = ?"
-                    if self.postgres:
-                        sql += " FOR UPDATE"
-                    row = conn.exec_driver_sql(self._q(sql), (branch,)).first()
-                    if row is None:
-                        raise NotFound(f"sandbox {branch} does not exist")
-                    yield conn, int(row[0]), row[1]
-        finally:
-            if lock:
-                lock.release()
+    def _write(self, branch: int) -> Iterator[tuple[Db, int, int | None]]:
+        """A write transaction holding the branch's write lock: yields (db, head, base_rev)."""
+        if self._pool is not None:
+            with self._pool.write() as db:
+                yield (db, *self._lock_branch(db, branch))
+            return
+        with self.engine.connect() as conn, conn.begin():
+            yield (conn, *self._lock_branch(conn, branch))
 
-    def _raw(self, conn: Connection) -> Any:
+    def _lock_branch(self, db: Db, branch: int) -> tuple[int, int | None]:
+        # SQLite's write lock is already held; PostgreSQL serialises a branch's writers here.
+        sql = "SELECT head_rev, base_rev FROM branch WHERE id = ?" + (" FOR UPDATE" if self.postgres else "")
+        row = db.exec_driver_sql(self._q(sql), (branch,)).first()
+        if row is None:
+            raise NotFound(f"sandbox {branch} does not exist")
+        return int(row[0]), row[1]
+
+    def _raw(self, conn: Db) -> Any:
         return conn.connection.dbapi_connection
 
     # -- revisions --------------------------------------------------------------------------
 
     def head(self, branch: int = LIVE) -> int:
         """The newest revision number of the branch (0 before the first commit)."""
-        fast = self._fast_reader()
-        if fast is not None:
-            row = fast.execute("SELECT head_rev FROM branch WHERE id = ?", (branch,)).fetchone()
+        if self._pool is not None:
+            with self._pool.reader() as fast:
+                row = fast.execute("SELECT head_rev FROM branch WHERE id = ?", (branch,)).fetchone()
             if row is None:
                 raise NotFound(f"sandbox {branch} does not exist")
             return int(row[0])
         with self._read() as conn:
             return self._head(conn, branch)
 
-    def _head(self, conn: Connection, branch: int) -> int:
+    def _head(self, conn: Db, branch: int) -> int:
         row = conn.exec_driver_sql(self._q("SELECT head_rev FROM branch WHERE id = ?"), (branch,)).first()
         if row is None:
             raise NotFound(f"sandbox {branch} does not exist")
@@ -238,7 +230,7 @@ class SqlStore:
         with self._read() as conn:
             return self._resolve(conn, as_of, branch)
 
-    def _resolve(self, conn: Connection, as_of: AsOf, branch: int) -> int:
+    def _resolve(self, conn: Db, as_of: AsOf, branch: int) -> int:
         head = self._head(conn, branch)
         if as_of is None:
             return head
@@ -276,7 +268,7 @@ class SqlStore:
             ).all()
         return [Revision(r[0], r[1], _ts(r[2]), r[3], r[4], r[5]) for r in rows]
 
-    def _revisions(self, conn: Connection, branch: int, revs: Iterable[int]) -> dict[int, Revision]:
+    def _revisions(self, conn: Db, branch: int, revs: Iterable[int]) -> dict[int, Revision]:
         wanted = sorted(set(revs))
         out: dict[int, Revision] = {}
         for i in range(0, len(wanted), 500):
@@ -302,45 +294,23 @@ class SqlStore:
     def read_one(self, dn: str, *, branch: int = LIVE, as_of: AsOf = None) -> tuple[int, Moi | None]:
         """One object (or None) with the revision the read reflects: a ProvMnS GET's whole read."""
         key = to_key(dn)
-        fast = self._fast_reader()
-        if fast is not None and branch == LIVE and (as_of is None or type(as_of) is int):
-            if as_of is None:
-                # One statement is one snapshot: the head and the row agree.
-                row = fast.execute(_ONE_CURRENT, (key,)).fetchone()
-                if row is None:
-                    raise NotFound("the twin's live branch is missing")
-                return row[0], Moi(key_to_dn(key), row[1], row[3], row[2]) if row[1] is not None else None
-            head = fast.execute("SELECT head_rev FROM branch WHERE id = 0").fetchone()[0]
-            if not 0 <= as_of <= head:
-                raise NotFound(f"revision {as_of} does not exist (the newest is {head})")
-            # Revisions never change once committed, so a second statement reads the same past.
-            row = fast.execute(_ONE_AT, (key, as_of, as_of)).fetchone()
-            return as_of, Moi(key_to_dn(key), row[0], row[2], row[1]) if row else None
+        if self._pool is not None and branch == LIVE and (as_of is None or type(as_of) is int):
+            with self._pool.reader() as fast:
+                if as_of is None:
+                    # One statement is one snapshot: the head and the row agree.
+                    row = fast.execute(_ONE_CURRENT, (key,)).fetchone()
+                    return row[0], Moi(key_to_dn(key), row[1], row[3], row[2]) if row[1] is not None else None
+                head = fast.execute("SELECT head_rev FROM branch WHERE id = 0").fetchone()[0]
+                if not 0 <= as_of <= head:
+                    raise NotFound(f"revision {as_of} does not exist (the newest is {head})")
+                # Revisions never change once committed: a second statement reads the same past.
+                row = fast.execute(_ONE_AT, (key, as_of, as_of)).fetchone()
+                return as_of, Moi(key_to_dn(key), row[0], row[2], row[1]) if row else None
         with self._read() as conn:
             rev = self._resolve(conn, as_of, branch)
             return rev, self._get_at(conn, key, branch, rev)
 
-    def _fast_reader(self) -> sqlite3.Connection | None:
-        """This thread's own read-only SQLite connection, for single-object reads.
-
-        A pooled SQLAlchemy connection costs tens of microseconds to check out, begin and
-        reset, several times the read itself; the hottest reads skip it. Autocommit: each
-        statement reads one consistent WAL snapshot.
-        """
-        if self._sqlite_path is None:
-            return None
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._sqlite_path, isolation_level=None, check_same_thread=False, timeout=60)
-            conn.execute("PRAGMA query_only = 1")
-            conn.execute(f"PRAGMA cache_size = {_CACHE_KIB}")
-            conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
-        return conn
-
-    def _get_at(self, conn: Connection, key: str, branch: int, rev: int) -> Moi | None:
+    def _get_at(self, conn: Db, key: str, branch: int, rev: int) -> Moi | None:
         if branch != LIVE:
             row = self._version_at(conn, branch, key, rev)
             if row is not None:
@@ -349,7 +319,7 @@ class SqlStore:
         row = self._version_at(conn, LIVE, key, rev)
         return Moi(key_to_dn(key), row[0], row[2], row[1]) if row else None
 
-    def _version_at(self, conn: Connection, branch: int, key: str, rev: int) -> Any:
+    def _version_at(self, conn: Db, branch: int, key: str, rev: int) -> Any:
         return conn.exec_driver_sql(
             self._q(
                 "SELECT cls, attrs, rev_from FROM moi WHERE branch = ? AND path = ?"
@@ -358,7 +328,7 @@ class SqlStore:
             (branch, key, rev, rev),
         ).first()
 
-    def _base_rev(self, conn: Connection, branch: int) -> int:
+    def _base_rev(self, conn: Db, branch: int) -> int:
         row = conn.exec_driver_sql(self._q("SELECT base_rev FROM branch WHERE id = ?"), (branch,)).first()
         if row is None:
             raise NotFound(f"sandbox {branch} does not exist")
@@ -396,7 +366,7 @@ class SqlStore:
                 raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
 
     def _range(
-        self, conn: Connection, key: str, lo: int, hi: int | None, branch: int, rev: int | None
+        self, conn: Db, key: str, lo: int, hi: int | None, branch: int, rev: int | None
     ) -> Iterator[Moi]:
         """Objects in ``key``'s subtree at depths base+lo..base+hi, as of ``rev``, key order.
 
@@ -413,7 +383,7 @@ class SqlStore:
 
     def _range_rows(
         self,
-        conn: Connection,
+        conn: Db,
         branch: int,
         key: str,
         lo: int,
@@ -444,7 +414,7 @@ class SqlStore:
         sql += " ORDER BY path"
         yield from self._stream(conn, sql, tuple(params))
 
-    def _stream(self, conn: Connection, sql: str, params: tuple[Any, ...]) -> Iterator[Any]:
+    def _stream(self, conn: Db, sql: str, params: tuple[Any, ...]) -> Iterator[Any]:
         """Rows of a query straight from the driver, streamed (a server-side cursor on PostgreSQL).
 
         Range reads are the hot path of every subtree read; the driver's own cursor costs a
@@ -511,7 +481,7 @@ class SqlStore:
             raise NotFound(f"{key_to_dn(key)} has no history", dn=key_to_dn(key))
         return out
 
-    def _history(self, conn: Connection, branch: int, key: str, upto: int | None) -> list[Version]:
+    def _history(self, conn: Db, branch: int, key: str, upto: int | None) -> list[Version]:
         sql = "SELECT cls, attrs, rev_from, rev_to FROM moi WHERE branch = ? AND path = ?"
         params: list[Any] = [branch, key]
         if upto is not None:
@@ -544,7 +514,7 @@ class SqlStore:
             for c in changes:
                 yield c if f <= t else _reverse(c)
 
-    def _diff_live(self, conn: Connection, lo: int, hi: int) -> Iterator[Change]:
+    def _diff_live(self, conn: Db, lo: int, hi: int) -> Iterator[Change]:
         sql = (
             "SELECT path, cls, attrs, rev_from, rev_to FROM moi WHERE branch = 0"
             " AND ((rev_from > ? AND rev_from <= ?) OR (rev_to > ? AND rev_to <= ?))"
@@ -563,7 +533,7 @@ class SqlStore:
             if change:
                 yield change
 
-    def _diff_branch(self, conn: Connection, branch: int, lo: int, hi: int, base_rev: int) -> Iterator[Change]:
+    def _diff_branch(self, conn: Db, branch: int, lo: int, hi: int, base_rev: int) -> Iterator[Change]:
         """Changes of a sandbox between two of its revisions; revision 0 is its base."""
         paths = [
             r[0]
@@ -643,7 +613,7 @@ class SqlStore:
         sandbox = self.branch(branch_id)
         changes: list[Change] = []
 
-        def check(conn: Connection) -> None:
+        def check(conn: Db) -> None:
             head = self._head(conn, branch_id)
             changes.extend(self._diff_branch(conn, branch_id, 0, head, sandbox.base_rev))
             live_head = self._head(conn, LIVE)
@@ -701,7 +671,7 @@ class SqlStore:
         message: str,
         branch: int,
         expect_head: int | None,
-        precheck: Callable[[Connection], None] | None = None,
+        precheck: Callable[[Db], None] | None = None,
     ) -> CommitResult:
         result = CommitResult(None)
         writer = "real" if source in ("real", "reconcile") else "oss"
@@ -731,7 +701,7 @@ class SqlStore:
             pass
         return result
 
-    def _exists_live(self, conn: Connection, keys: Sequence[str]) -> set[str]:
+    def _exists_live(self, conn: Db, keys: Sequence[str]) -> set[str]:
         """The keys among ``keys`` that are current objects of the live twin."""
         found: set[str] = set()
         for i in range(0, len(keys), 500):
@@ -744,7 +714,7 @@ class SqlStore:
             found.update(r[0] for r in rows)
         return found
 
-    def _insert_rows(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _insert_rows(self, conn: Db, rows: Sequence[tuple[Any, ...]]) -> None:
         raw = self._raw(conn)
         if self.postgres:
             with raw.cursor() as cur, cur.copy(
@@ -765,7 +735,7 @@ class _Writer:
     def __init__(
         self,
         store: SqlStore,
-        conn: Connection,
+        conn: Db,
         branch: int,
         rev: int,
         base_rev: int,
@@ -1139,13 +1109,13 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=OFF")
-        cur.execute(f"PRAGMA cache_size={_CACHE_KIB}")
-        cur.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+        cur.execute(f"PRAGMA cache_size={CACHE_KIB}")
+        cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
+    def _on_begin(conn: Db) -> None:
         immediate = conn.get_execution_options().get("immediate")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
