@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -80,7 +79,12 @@ def wrk(url: str, script: Path, seconds: int) -> dict[str, float]:
             lat[pct] = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = int(non2xx.group(1)) if non2xx else 0
-    return {"rps": rps, "p50_ms": lat.get("50", float("nan")), "p99_ms": lat.get("99", float("nan")), "errors": errors}
+    return {
+        "rps": rps,
+        "p50_ms": lat.get("50", float("nan")),
+        "p99_ms": lat.get("99", float("nan")),
+        "errors": errors,
+    }
 
 
 def lua_paths(paths: list[str], method: str = "GET", body: str | None = None, ctype: str | None = None) -> str:
@@ -161,7 +165,16 @@ def main() -> None:
 
         cport = free_port()
         ceiling = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "ceiling_app:app", "--port", str(cport), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "ceiling_app:app",
+                "--port",
+                str(cport),
+                "--log-level",
+                "warning",
+            ],
             cwd=HERE,
             env={**os.environ, "MNS_CEILING_BODY": str(body_file)},
             stdout=subprocess.DEVNULL,
@@ -177,19 +190,31 @@ def main() -> None:
             c = wrk(cbase, get_script, args.seconds)
             g = wrk(base, get_script, args.seconds)
             results.append(
-                ("single-object GET", f"{g['rps']:,.0f} req/s (p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms)",
-                 f"bare FastAPI {c['rps']:,.0f} req/s (p50 {c['p50_ms']:.2f} ms, p99 {c['p99_ms']:.2f} ms)",
-                 f"{g['rps'] / c['rps']:.2f} (goal >= 0.6)")
+                (
+                    "single-object GET",
+                    f"{g['rps']:,.0f} req/s (p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms)",
+                    f"bare FastAPI {c['rps']:,.0f} req/s (p50 {c['p50_ms']:.2f} ms, p99 {c['p99_ms']:.2f} ms)",
+                    f"{g['rps'] / c['rps']:.2f} (goal >= 0.6)",
+                )
             )
             print(results[-1], "non-2xx:", g["errors"])
             patch_script = Path(tmp.name) / "patch.lua"
             patch_script.write_text(
-                lua_paths(cell_paths, "PATCH", '{\\"attributes\\":{\\"userLabel\\":\\"bench %d\\"}}', "application/merge-patch+json")
+                lua_paths(
+                    cell_paths,
+                    "PATCH",
+                    '{\\"attributes\\":{\\"userLabel\\":\\"bench %d\\"}}',
+                    "application/merge-patch+json",
+                )
             )
             p = wrk(base, patch_script, args.seconds)
             results.append(
-                ("PATCH (merge)", f"{p['rps']:,.0f} req/s (p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms)",
-                 f"bare FastAPI GET {c['rps']:,.0f} req/s", f"{p['rps'] / c['rps']:.2f} (goal >= 0.3)")
+                (
+                    "PATCH (merge)",
+                    f"{p['rps']:,.0f} req/s (p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms)",
+                    f"bare FastAPI GET {c['rps']:,.0f} req/s",
+                    f"{p['rps'] / c['rps']:.2f} (goal >= 0.3)",
+                )
             )
             print(results[-1], "non-2xx:", p["errors"])
         finally:
@@ -214,7 +239,8 @@ def main() -> None:
             t = time.perf_counter()
             cur = raw.cursor()
             cur.execute(
-                "SELECT path, cls, attrs, rev_from FROM moi WHERE branch = 0 AND rev_to IS NULL AND path >= ? AND path < ? ORDER BY path",
+                "SELECT path, cls, attrs, rev_from FROM moi WHERE branch = 0 AND rev_to IS NULL"
+                " AND path >= ? AND path < ? ORDER BY path",
                 (to_key(region), to_key(region) + SEP_NEXT),
             )
             rows = sum(1 for _ in cur)
@@ -223,12 +249,23 @@ def main() -> None:
         store.close()
         assert rows == n
         results.append(
-            (f"subtree GET ({n:,} objects, {size / 2**20:.1f} MiB)", f"{min(timings) * 1000:,.0f} ms",
-             f"raw store read {min(raw_t) * 1000:,.0f} ms", f"{min(timings) / min(raw_t):.2f}x (goal <= 2x)")
+            (
+                f"subtree GET ({n:,} objects, {size / 2**20:.1f} MiB)",
+                f"{min(timings) * 1000:,.0f} ms",
+                f"raw store read {min(raw_t) * 1000:,.0f} ms",
+                f"{min(timings) / min(raw_t):.2f}x (goal <= 2x)",
+            )
         )
         print(results[-1])
         peak = peak_rss_mb(twin.pid)
-        results.append(("server peak memory", f"{peak:,.0f} MB", "goal 300 MB", f"{peak / 300:.2f} of the goal"))
+        results.append(
+            (
+                "server peak memory",
+                f"{peak:,.0f} MB",
+                "goal 300 MB",
+                f"{peak / 300:.2f} of the goal",
+            )
+        )
         print(results[-1])
     finally:
         twin.terminate()

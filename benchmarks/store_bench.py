@@ -22,6 +22,7 @@ import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mns.nrm.dn import SEP_NEXT, key_depth, to_key  # noqa: E402
-from mns.sim.generate import GeneratedMoi, generate_network, gnbs_for  # noqa: E402
-from mns.store import Create, Scope, SqlStore, Update  # noqa: E402
+from mns.nrm.dn import SEP_NEXT, key_depth, to_key
+from mns.sim.generate import GeneratedMoi, generate_network, gnbs_for
+from mns.store import Create, Scope, SqlStore, Update
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -130,9 +131,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, location(args.backend, Path(tmp)) as fresh:
         # 1. Bulk load against raw executemany of the same rows.
         ceiling_store = SqlStore(fresh("raw"))
-        t_raw, _ = timed(lambda: raw_insert(ceiling_store, rows))
+        t_raw, _ = timed(partial(raw_insert, ceiling_store, rows))
         ceiling_store.close()
-        del rows
+        rows.clear()
         store = SqlStore(fresh("twin"))
 
         def load(objs: list[GeneratedMoi] = objs) -> Any:
@@ -142,7 +143,12 @@ def main() -> None:
         assert len(res.created) == n, "bulk load lost objects"
         ratio = t_raw / t_load
         results.append(
-            ("bulk load", f"{n / t_load:,.0f} obj/s", f"raw executemany {n / t_raw:,.0f} obj/s", f"{ratio:.2f} (goal >= 0.5)")
+            (
+                "bulk load",
+                f"{n / t_load:,.0f} obj/s",
+                f"raw executemany {n / t_raw:,.0f} obj/s",
+                f"{ratio:.2f} (goal >= 0.5)",
+            )
         )
         print(results[-1])
 
@@ -159,7 +165,8 @@ def main() -> None:
             for d in range(1, len(parts)):
                 counts[",".join(parts[:d])] = counts.get(",".join(parts[:d]), 0) + 1
         key = min(counts, key=lambda k: abs(counts[k] - args.subtree))
-        del objs, counts
+        objs.clear()
+        counts.clear()
         gc.collect()
 
         def read_current() -> int:
@@ -172,14 +179,22 @@ def main() -> None:
         t_cur = best_of(3, read_current)
         t_old = best_of(3, read_old)
         results.append(
-            ("as-of read (rev 1 of 11)", f"{size / t_old:,.0f} obj/s", f"current read {size / t_cur:,.0f} obj/s",
-             f"{t_old / t_cur:.2f}x (goal <= 1.5x)")
+            (
+                "as-of read (rev 1 of 11)",
+                f"{size / t_old:,.0f} obj/s",
+                f"current read {size / t_cur:,.0f} obj/s",
+                f"{t_old / t_cur:.2f}x (goal <= 1.5x)",
+            )
         )
         print(results[-1])
         t_rawread = best_of(3, lambda: raw_subtree(store, key))
         results.append(
-            (f"subtree read ({size:,} objects)", f"{t_cur * 1000:,.0f} ms", f"raw SQL {t_rawread * 1000:,.0f} ms",
-             f"{t_cur / t_rawread:.2f}x (goal <= 2x)")
+            (
+                f"subtree read ({size:,} objects)",
+                f"{t_cur * 1000:,.0f} ms",
+                f"raw SQL {t_rawread * 1000:,.0f} ms",
+                f"{t_cur / t_rawread:.2f}x (goal <= 2x)",
+            )
         )
         print(results[-1])
 
@@ -193,22 +208,33 @@ def main() -> None:
         tracemalloc.stop()
         del held
         results.append(
-            ("subtree read peak memory", f"{peak / 2**20:.1f} MiB streamed", f"{peak_list / 2**20:.1f} MiB held in a list",
-             f"{peak / peak_list:.3f} of holding it")
+            (
+                "subtree read peak memory",
+                f"{peak / 2**20:.1f} MiB streamed",
+                f"{peak_list / 2**20:.1f} MiB held in a list",
+                f"{peak / peak_list:.3f} of holding it",
+            )
         )
         print(results[-1])
 
         # 4. Sandbox creation at 10,000 against 1,000,000 objects.
         small = SqlStore(fresh("small"))
         small.commit(
-            (Create(o.dn, o.attrs, o.cls) for o in generate_network(gnbs_for(args.small, seed=args.seed), seed=args.seed)),
+            (
+                Create(o.dn, o.attrs, o.cls)
+                for o in generate_network(gnbs_for(args.small, seed=args.seed), seed=args.seed)
+            ),
             source="real",
         )
-        t_small = statistics.median(timed(lambda: small.create_branch())[0] for _ in range(30))
-        t_big = statistics.median(timed(lambda: store.create_branch())[0] for _ in range(30))
+        t_small = statistics.median(timed(small.create_branch)[0] for _ in range(30))
+        t_big = statistics.median(timed(store.create_branch)[0] for _ in range(30))
         results.append(
-            ("sandbox creation", f"{t_big * 1e3:.2f} ms at {store.count():,}", f"{t_small * 1e3:.2f} ms at {small.count():,}",
-             f"{t_big / t_small:.2f}x (goal <= 2x)")
+            (
+                "sandbox creation",
+                f"{t_big * 1e3:.2f} ms at {store.count():,}",
+                f"{t_small * 1e3:.2f} ms at {small.count():,}",
+                f"{t_big / t_small:.2f}x (goal <= 2x)",
+            )
         )
         print(results[-1])
         small.close()

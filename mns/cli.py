@@ -13,7 +13,11 @@ from rich.table import Table
 
 from mns.errors import MnsError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="twin-mns: a network digital twin over 3GPP MnS")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="twin-mns: a network digital twin over 3GPP MnS",
+)
 console = Console(stderr=True)
 out = Console()
 
@@ -52,10 +56,14 @@ def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool =
     store = open_store(store_url, strict=strict)
     try:
         if store.head() > 0:
-            console.print(f"the twin already holds revision {store.head()}; not loading a demo network")
+            console.print(
+                f"the twin already holds revision {store.head()}; not loading a demo network"
+            )
             return 0
         total = count_objects(gnbs, seed=seed, root=root)
-        objects = _progress(generate_network(gnbs, seed=seed, root=root), total, f"loading {gnbs} gNBs")
+        objects = _progress(
+            generate_network(gnbs, seed=seed, root=root), total, f"loading {gnbs} gNBs"
+        )
         result = store.commit(
             (Create(o.dn, o.attrs, o.cls) for o in objects),
             source="real",
@@ -73,10 +81,16 @@ def serve(
     db: DbOpt = "twin.db",
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    demo: Annotated[int, typer.Option(help="fill an empty twin with a generated network of N gNBs")] = 0,
+    demo: Annotated[
+        int, typer.Option(help="fill an empty twin with a generated network of N gNBs")
+    ] = 0,
     seed: Annotated[int, typer.Option(help="seed of the generated network")] = 1,
-    root: Annotated[str, typer.Option(help="DN of the generated network's root")] = "SubNetwork=RAN",
-    strict: Annotated[bool, typer.Option(help="missing mandatory attributes are errors, not warnings")] = False,
+    root: Annotated[
+        str, typer.Option(help="DN of the generated network's root")
+    ] = "SubNetwork=RAN",
+    strict: Annotated[
+        bool, typer.Option(help="missing mandatory attributes are errors, not warnings")
+    ] = False,
     prov_version: Annotated[str, typer.Option(help="ProvMnS version path segment")] = "v1800",
 ) -> None:
     """Serve the twin: ProvMnS and the TwinMnS extensions."""
@@ -96,7 +110,10 @@ def serve(
     base = f"http://{host}:{port}"
     roots = [m.dn for m in store.roots()]
     console.print(f"twin-mns serving revision {store.head()} of {db}")
-    console.print(f"  ProvMnS: {base}{settings.prov_prefix}/" + (roots[0].replace(",", "/") if roots else "<DN>"))
+    console.print(
+        f"  ProvMnS: {base}{settings.prov_prefix}/"
+        + (roots[0].replace(",", "/") if roots else "<DN>")
+    )
     console.print(f"  TwinMnS: {base}/TwinMnS/v1/revisions")
     uvicorn.run(create_app(store, settings), host=host, port=port, log_level="warning")
 
@@ -106,7 +123,9 @@ def load(
     gnbs: Annotated[int, typer.Argument(help="number of gNBs to generate")],
     db: DbOpt = "twin.db",
     seed: Annotated[int, typer.Option(help="seed of the generated network")] = 1,
-    root: Annotated[str, typer.Option(help="DN of the generated network's root")] = "SubNetwork=RAN",
+    root: Annotated[
+        str, typer.Option(help="DN of the generated network's root")
+    ] = "SubNetwork=RAN",
 ) -> None:
     """Load a generated 5G RAN into an empty twin."""
     try:
@@ -116,7 +135,9 @@ def load(
 
 
 @app.command()
-def history(dn: Annotated[str, typer.Argument(help="the object's DN")], db: DbOpt = "twin.db") -> None:
+def history(
+    dn: Annotated[str, typer.Argument(help="the object's DN")], db: DbOpt = "twin.db"
+) -> None:
     """Every version of one object."""
     from mns.store import open_store
 
@@ -128,15 +149,27 @@ def history(dn: Annotated[str, typer.Argument(help="the object's DN")], db: DbOp
         return
     table = Table("revision", "time", "source", "author", "change")
     for v in versions:
-        change = "deleted" if v.attrs is None else ", ".join(f"{k}={val}" for k, val in sorted(v.attrs.items()))[:100]
-        table.add_row(str(v.revision.rev), v.revision.time.isoformat(timespec="seconds"), v.revision.source, v.revision.author, change)
+        change = (
+            "deleted"
+            if v.attrs is None
+            else ", ".join(f"{k}={val}" for k, val in sorted(v.attrs.items()))[:100]
+        )
+        table.add_row(
+            str(v.revision.rev),
+            v.revision.time.isoformat(timespec="seconds"),
+            v.revision.source,
+            v.revision.author,
+            change,
+        )
     out.print(table)
 
 
 @app.command()
 def diff(
     from_rev: Annotated[str, typer.Argument(help="revision number or RFC 3339 time")],
-    to_rev: Annotated[str, typer.Argument(help="revision number or RFC 3339 time (default: now)")] = "",
+    to_rev: Annotated[
+        str, typer.Argument(help="revision number or RFC 3339 time (default: now)")
+    ] = "",
     db: DbOpt = "twin.db",
 ) -> None:
     """What changed between two revisions."""
@@ -154,6 +187,21 @@ def diff(
         detail = ", ".join(f"{k}: {o!r} -> {n!r}" for k, (o, n) in c.changed.items())
         table.add_row(c.dn, c.kind.value, detail[:120])
     out.print(table)
+
+
+@app.command("conformance")
+def conformance_command(
+    url: Annotated[str, typer.Argument(help="MnS root of the producer, e.g. http://127.0.0.1:8000")],
+    specs: Annotated[str | None, typer.Option(help="3GPP spec folder (default: $MNS_3GPP_SPECS)")] = None,
+    prefix: Annotated[str, typer.Option(help="ProvMnS path below the MnS root")] = "/ProvMnS/v1800",
+    dialect: Annotated[str, typer.Option(help="auto, stage2 or openapi")] = "auto",
+) -> None:
+    """Run the ProvMnS conformance suite against a producer; exit 1 on any failed check."""
+    from pathlib import Path
+
+    from mns.conformance import conformance
+
+    conformance(url, specs=Path(specs) if specs else None, prefix=prefix, dialect=dialect)
 
 
 def main() -> None:

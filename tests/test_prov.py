@@ -83,7 +83,11 @@ def test_scopes_and_tree(client: TestClient) -> None:
     tree = r.json()
     assert tree["id"] == "gNB-00001"
     assert "attributes" not in tree  # the base is only the frame of the tree here
-    assert {k for k in tree if k[0].isupper()} == {"GNBDUFunction", "GNBCUCPFunction", "GNBCUUPFunction"}
+    assert {k for k in tree if k[0].isupper()} == {
+        "GNBDUFunction",
+        "GNBCUCPFunction",
+        "GNBCUUPFunction",
+    }
     assert all("attributes" in f for f in tree["GNBDUFunction"])
     assert all(k not in tree["GNBDUFunction"][0] for k in ("NRCellDU", "BWP"))
 
@@ -98,13 +102,21 @@ def test_scopes_and_tree(client: TestClient) -> None:
     assert "attributes" in sub
     assert "NRCellDU" not in sub["GNBDUFunction"][0]
 
-    flat = client.get(uri(DU), params={"scopeType": "BASE_ALL"}, headers={"accept": "application/vnd.3gpp.object-tree-flat+json"})
+    flat = client.get(
+        uri(DU),
+        params={"scopeType": "BASE_ALL"},
+        headers={"accept": "application/vnd.3gpp.object-tree-flat+json"},
+    )
     assert flat.headers["content-type"].startswith("application/vnd.3gpp.object-tree-flat+json")
     dns = [o["objectInstance"] for o in flat.json()]
     assert dns[0] == DU
     assert all(dn.startswith(DU) for dn in dns)
     assert len(dns) == len(set(dns))
-    hier = client.get(uri(DU), params={"scopeType": "BASE_ALL"}, headers={"accept": "application/vnd.3gpp.object-tree-hierarchical+json"})
+    hier = client.get(
+        uri(DU),
+        params={"scopeType": "BASE_ALL"},
+        headers={"accept": "application/vnd.3gpp.object-tree-hierarchical+json"},
+    )
     assert hier.json()["objectInstance"] == DU
 
 
@@ -121,23 +133,32 @@ def test_filter_and_selection(client: TestClient) -> None:
     assert CELL in [o["objectInstance"] for o in found]
     assert all(o["attributes"]["nRPCI"] == pci and o["objectClass"] == "NRCellDU" for o in found)
     # In the tree, the ancestors of matches frame them without attributes.
-    tree = client.get(uri(ROOT), params={"scopeType": "BASE_ALL", "filter": f"//NRCellDU[attributes/nRPCI={pci}]"}).json()
+    tree = client.get(
+        uri(ROOT), params={"scopeType": "BASE_ALL", "filter": f"//NRCellDU[attributes/nRPCI={pci}]"}
+    ).json()
     me = next(m for m in tree["SubNetwork"][0]["ManagedElement"] if m["id"] == "gNB-00001")
     assert "attributes" not in me
     assert me["GNBDUFunction"][0]["NRCellDU"][0]["attributes"]["nRPCI"] == pci
-    bad = client.get(uri(ROOT), params={"scopeType": "BASE_ALL", "filter": "//NRCellDU/following-sibling::*"})
+    bad = client.get(
+        uri(ROOT), params={"scopeType": "BASE_ALL", "filter": "//NRCellDU/following-sibling::*"}
+    )
     assert bad.status_code == 400
     assert error_info(bad)
 
     sel = client.get(uri(CELL), params={"attributes": "nRPCI,administrativeState"}).json()
     assert set(sel["attributes"]) == {"nRPCI", "administrativeState"}
     fields = client.get(uri(CELL), params={"fields": "attributes/pLMNInfoList/mcc"}).json()
-    assert fields["attributes"] == {"pLMNInfoList": [{"mcc": e["mcc"]} for e in cell["attributes"]["pLMNInfoList"]]}
+    assert fields["attributes"] == {
+        "pLMNInfoList": [{"mcc": e["mcc"]} for e in cell["attributes"]["pLMNInfoList"]]
+    }
 
 
 def test_put_create_replace_identical(client: TestClient, store: SqlStore) -> None:
     new = f"{DU},NRCellDU=42"
-    body = {"id": "42", "attributes": {"cellLocalId": 42, "nRPCI": 17, "administrativeState": "LOCKED"}}
+    body = {
+        "id": "42",
+        "attributes": {"cellLocalId": 42, "nRPCI": 17, "administrativeState": "LOCKED"},
+    }
     r = client.put(uri(new), json=body)
     assert r.status_code == 201
     assert r.json()["attributes"]["nRPCI"] == 17
@@ -160,12 +181,37 @@ def test_put_create_replace_identical(client: TestClient, store: SqlStore) -> No
     ("dn", "kwargs", "status", "words"),
     [
         (f"{DU},NRCellDU=42", {"json": {"id": "43", "attributes": {}}}, 400, "differs"),
-        (f"{DU},NRCellDU=42", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "JSON"),
-        (f"{DU},NRCellDU=42", {"content": b"<x/>", "headers": {"content-type": "application/xml"}}, 415, "application/json"),
+        (
+            f"{DU},NRCellDU=42",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            400,
+            "JSON",
+        ),
+        (
+            f"{DU},NRCellDU=42",
+            {"content": b"<x/>", "headers": {"content-type": "application/xml"}},
+            415,
+            "application/json",
+        ),
         (f"{DU},NRCellDU=42", {"json": {"id": "42", "attributes": {"nRPCI": 5000}}}, 400, "nRPCI"),
-        (f"{DU},NRCellDU=42", {"json": {"id": "42", "attributes": {"operationalState": "ENABLED"}}}, 400, "operationalState"),
-        (f"{ME},GNBDUFunction=7,NRCellDU=1", {"json": {"id": "1", "attributes": {}}}, 404, "parent"),
-        (CELL, {"json": {"id": "1", "attributes": {"nRPCI": 3}}, "headers": {"if-match": '"7"'}}, 412, "If-Match"),
+        (
+            f"{DU},NRCellDU=42",
+            {"json": {"id": "42", "attributes": {"operationalState": "ENABLED"}}},
+            400,
+            "operationalState",
+        ),
+        (
+            f"{ME},GNBDUFunction=7,NRCellDU=1",
+            {"json": {"id": "1", "attributes": {}}},
+            404,
+            "parent",
+        ),
+        (
+            CELL,
+            {"json": {"id": "1", "attributes": {"nRPCI": 3}}, "headers": {"if-match": '"7"'}},
+            412,
+            "If-Match",
+        ),
         (f"{DU},NRCellDU=42", {"json": {"id": "42", "NRCellDU": []}}, 400, "NRCellDU"),
     ],
 )
@@ -182,7 +228,11 @@ def test_put_errors_change_nothing(
 
 
 def test_patch_variants(client: TestClient, store: SqlStore) -> None:
-    r = client.patch(uri(CELL), json={"attributes": {"userLabel": "merged"}}, headers={"content-type": "application/merge-patch+json"})
+    r = client.patch(
+        uri(CELL),
+        json={"attributes": {"userLabel": "merged"}},
+        headers={"content-type": "application/merge-patch+json"},
+    )
     assert r.status_code == 204
     assert r.headers["x-twin-revision"] == "2"
     assert client.get(uri(CELL)).json()["attributes"]["userLabel"] == "merged"
@@ -219,8 +269,16 @@ def test_patch_variants(client: TestClient, store: SqlStore) -> None:
     r = client.patch(
         uri(ME),
         json=[
-            {"op": "replace", "path": "/GNBDUFunction=1/NRCellDU=1#/attributes/userLabel", "value": "3gpp-json"},
-            {"op": "add", "path": "/GNBDUFunction=1/NRCellDU=51", "value": {"id": "51", "attributes": {"cellLocalId": 51}}},
+            {
+                "op": "replace",
+                "path": "/GNBDUFunction=1/NRCellDU=1#/attributes/userLabel",
+                "value": "3gpp-json",
+            },
+            {
+                "op": "add",
+                "path": "/GNBDUFunction=1/NRCellDU=51",
+                "value": {"id": "51", "attributes": {"cellLocalId": 51}},
+            },
             {"op": "remove", "path": "/GNBDUFunction=1/NRCellDU=50"},
         ],
         headers={"content-type": "application/3gpp-json-patch+json"},
@@ -238,15 +296,28 @@ def test_patch_variants(client: TestClient, store: SqlStore) -> None:
         ("application/merge-patch+json", {"attributes": {"nRPCI": 4000}}, 400),
         ("application/merge-patch+json", {"NRCellDU": []}, 400),
         ("text/plain", {"attributes": {}}, 415),
-        ("application/json-patch+json", [{"op": "test", "path": "/attributes/nRPCI", "value": -1}], 409),
+        (
+            "application/json-patch+json",
+            [{"op": "test", "path": "/attributes/nRPCI", "value": -1}],
+            409,
+        ),
         ("application/json-patch+json", [{"op": "jump", "path": "/attributes/nRPCI"}], 400),
         ("application/json-patch+json", {"op": "add"}, 400),
-        ("application/3gpp-json-patch+json", [{"op": "add", "path": "/BWP=1", "value": {"id": "1", "attributes": {}}}, {"op": "replace", "path": "#/attributes/nRPCI", "value": 4000}], 400),
+        (
+            "application/3gpp-json-patch+json",
+            [
+                {"op": "add", "path": "/BWP=1", "value": {"id": "1", "attributes": {}}},
+                {"op": "replace", "path": "#/attributes/nRPCI", "value": 4000},
+            ],
+            400,
+        ),
         ("application/3gpp-merge-patch+json", {"id": "1", "BWP": [{"attributes": {}}]}, 400),
         ("application/3gpp-merge-patch+json", {"id": "2"}, 400),
     ],
 )
-def test_patch_errors_change_nothing(client: TestClient, store: SqlStore, media: str, body: Any, status: int) -> None:
+def test_patch_errors_change_nothing(
+    client: TestClient, store: SqlStore, media: str, body: Any, status: int
+) -> None:
     before = snapshot(store)
     r = client.patch(uri(CELL), json=body, headers={"content-type": media})
     assert r.status_code == status, r.text

@@ -27,7 +27,9 @@ DU = f"{ME},GNBDUFunction=1"
 
 
 def cell(i: int, pci: int = 1) -> Create:
-    return Create(f"{DU},NRCellDU={i}", {"cellLocalId": i, "nRPCI": pci, "administrativeState": "UNLOCKED"})
+    return Create(
+        f"{DU},NRCellDU={i}", {"cellLocalId": i, "nRPCI": pci, "administrativeState": "UNLOCKED"}
+    )
 
 
 def seed(store: SqlStore, cells: int = 3) -> int:
@@ -94,7 +96,9 @@ def test_escaped_ids_round_trip(store: SqlStore) -> None:
 
 def test_each_commit_is_a_revision_with_metadata(store: SqlStore) -> None:
     seed(store)
-    r2 = store.commit([Update(f"{DU},NRCellDU=1", {"nRPCI": 7})], source="real", author="mirror", message="pci")
+    r2 = store.commit(
+        [Update(f"{DU},NRCellDU=1", {"nRPCI": 7})], source="real", author="mirror", message="pci"
+    )
     assert r2.rev == 2
     assert r2.replaced == [f"{DU},NRCellDU=1"]
     info = store.revision(2)
@@ -192,9 +196,17 @@ def test_subtree_delete(store: SqlStore) -> None:
 @pytest.mark.parametrize(
     ("ops", "error", "names"),
     [
-        ([Create("SubNetwork=T,,ManagedElement=x", {})], MalformedDN, "SubNetwork=T,,ManagedElement=x"),
+        (
+            [Create("SubNetwork=T,,ManagedElement=x", {})],
+            MalformedDN,
+            "SubNetwork=T,,ManagedElement=x",
+        ),
         ([Create("SubNetwork=T,ManagedElement=", {})], MalformedDN, "ManagedElement="),
-        ([Create(f"{SN},ManagedElement=me9,GNBDUFunction=1", {})], ParentMissing, "ManagedElement=me9"),
+        (
+            [Create(f"{SN},ManagedElement=me9,GNBDUFunction=1", {})],
+            ParentMissing,
+            "ManagedElement=me9",
+        ),
         ([Create(DU, {})], AlreadyExists, DU),
         ([cell(8), cell(8)], AlreadyExists, "NRCellDU=8"),
         ([Delete(DU)], HasChildren, DU),
@@ -207,7 +219,9 @@ def test_subtree_delete(store: SqlStore) -> None:
         ([Create(f"{DU},NRCellDU=9", {"x": {1, 2}})], BadRequest, "NRCellDU=9"),
     ],
 )
-def test_bad_input_changes_nothing(store: SqlStore, ops: list[Any], error: type[Exception], names: str) -> None:
+def test_bad_input_changes_nothing(
+    store: SqlStore, ops: list[Any], error: type[Exception], names: str
+) -> None:
     seed(store)
     before = snapshot(store)
     # A good operation first: it must be rolled back with the bad one.
@@ -219,7 +233,7 @@ def test_bad_input_changes_nothing(store: SqlStore, ops: list[Any], error: type[
 
 
 def test_duplicate_across_bulk_batches_is_named(store: SqlStore) -> None:
-    from mns.store import sql
+    from mns.store import write as sql
 
     seed(store, cells=0)
     before = snapshot(store)
@@ -282,7 +296,11 @@ def test_sandbox_overlays_live_and_merges(store: SqlStore) -> None:
     first = {m.dn for m in store.read(DU, scope=Scope.BASE_ALL, branch=sb.id, as_of=1)}
     assert c3 in first
     changes = {c.dn: c.kind for c in store.change_set(sb.id)}
-    assert changes == {c1: ChangeKind.MODIFIED, c3: ChangeKind.DELETED, f"{DU},NRCellDU=4": ChangeKind.CREATED}
+    assert changes == {
+        c1: ChangeKind.MODIFIED,
+        c3: ChangeKind.DELETED,
+        f"{DU},NRCellDU=4": ChangeKind.CREATED,
+    }
     merged = store.merge_branch(sb.id, author="eng")
     assert merged.revision is not None
     assert merged.revision.source == f"sandbox:{sb.id}"
@@ -309,7 +327,9 @@ def test_sandbox_subtree_delete_and_recreate(store: SqlStore) -> None:
     src = f"sandbox:{sb.id}"
     store.commit([Delete(DU, subtree=True)], source=src, branch=sb.id)
     assert [m.dn for m in store.read(ME, scope=Scope.BASE_ALL, branch=sb.id)] == [ME]
-    store.commit([Create(DU, {"gNBId": 11, "gNBIdLength": 24, "gNBDUId": 1})], source=src, branch=sb.id)
+    store.commit(
+        [Create(DU, {"gNBId": 11, "gNBIdLength": 24, "gNBDUId": 1})], source=src, branch=sb.id
+    )
     got = store.get(DU, branch=sb.id)
     assert got is not None
     assert got.attrs["gNBId"] == 11

@@ -59,7 +59,10 @@ class Selection:
                 if not parts:
                     raise BadRequest(f"field {f!r} names no attribute")
                 paths.append(tuple(parts))
-        return cls(frozenset(attrs) if attrs is not None else None, tuple(paths) if paths is not None else None)
+        return cls(
+            frozenset(attrs) if attrs is not None else None,
+            tuple(paths) if paths is not None else None,
+        )
 
     @property
     def everything(self) -> bool:
@@ -141,9 +144,7 @@ CHUNK = 1024
 """Objects per chunk of a streamed response."""
 
 
-def flat(
-    objects: Iterable[tuple[Moi, bool]], attrs_out: AttrsOut, cls_out: ClassOut
-) -> Iterator[bytes]:
+def flat(objects: Iterable[tuple[Moi, bool]], attrs_out: AttrsOut, cls_out: ClassOut) -> Iterator[bytes]:
     """A JSON array of the matching objects, each with its DN, streamed in chunks."""
     buf: list[str] = ["["]
     sep = ""
@@ -159,9 +160,7 @@ def flat(
     yield "".join(buf).encode()
 
 
-def hierarchical(
-    objects: Iterable[tuple[Moi, bool]], attrs_out: AttrsOut, cls_out: ClassOut
-) -> Iterator[bytes]:
+def hierarchical(objects: Iterable[tuple[Moi, bool]], attrs_out: AttrsOut, cls_out: ClassOut) -> Iterator[bytes]:
     """The base object with its descendants nested by class, streamed.
 
     ``objects`` yields (object, matched) in depth-first key order, the base first. An object
@@ -240,7 +239,8 @@ def hierarchical_all(objects: Iterable[Moi]) -> Iterator[bytes]:
         if '"' in dn or "\\" in dn:
             append(f'{_head(moi, str)},"attributes":{attrs}')
         else:
-            append(f'{{"id":"{dn[dn.rindex("=") + 1 :]}","objectClass":"{cls}","objectInstance":"{dn}","attributes":{attrs}')
+            leaf = dn[dn.rindex("=") + 1 :]
+            append(f'{{"id":"{leaf}","objectClass":"{cls}","objectInstance":"{dn}","attributes":{attrs}')
         prefixes.append(dn + ",")
         child_cls.append(None)
         if len(buf) >= CHUNK:
@@ -266,7 +266,10 @@ def parse_resource(body: Any, *, cls: str, id_: str, dn: str) -> dict[str, Any]:
     if "id" in body and str(body["id"]) != id_:
         raise BadRequest(f"{dn}: body id {body['id']!r} differs from the URI's id {id_!r}", dn=dn)
     if "objectClass" in body and body["objectClass"] not in (cls, None):
-        raise BadRequest(f"{dn}: body objectClass {body['objectClass']!r} differs from the URI's class {cls}", dn=dn)
+        raise BadRequest(
+            f"{dn}: body objectClass {body['objectClass']!r} differs from the URI's class {cls}",
+            dn=dn,
+        )
     attrs = body.get("attributes", {})
     if attrs is None:
         attrs = {}

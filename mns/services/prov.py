@@ -29,6 +29,7 @@ JSON_PATCH = "application/json-patch+json"
 GPP_JSON_PATCH = "application/3gpp-json-patch+json"
 PATCH_TYPES = (MERGE_PATCH, GPP_MERGE_PATCH, JSON_PATCH, GPP_JSON_PATCH)
 
+
 def canonical(dn: str) -> str:
     """Canonical comma form of a DN (cheap for the common, unescaped case)."""
     return key_to_dn(to_key(dn))
@@ -68,7 +69,9 @@ def parse_as_of(value: str | None) -> AsOf:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"asOf {value!r} is neither a revision number nor an RFC 3339 time") from None
+        raise BadRequest(
+            f"asOf {value!r} is neither a revision number nor an RFC 3339 time"
+        ) from None
     if when.tzinfo is None:
         raise BadRequest(f"asOf {value!r} has no time zone (RFC 3339 needs one, e.g. Z)")
     return when
@@ -167,14 +170,20 @@ class _Plan:
             if before is None and attrs is not None:
                 creates.append(Create(key, attrs))
             elif before is not None and attrs is None:
-                deletes.append((key_depth(to_key(key)), Delete(key, subtree=True, if_match=before.etag)))
+                deletes.append(
+                    (key_depth(to_key(key)), Delete(key, subtree=True, if_match=before.etag))
+                )
             elif before is not None and attrs is not None and attrs != before.attrs:
                 updates.append(Put(key, attrs, if_match=before.etag))
         creates.sort(key=lambda op: key_depth(to_key(op.dn)))
         # Children first; a subtree delete of a parent already removed them, so only the
         # topmost deleted objects are sent.
         deleted = {op.dn for _, op in deletes}
-        top = [op for _, op in sorted(deletes, key=lambda d: d[0]) if str(DN.parse(op.dn).parent) not in deleted]
+        top = [
+            op
+            for _, op in sorted(deletes, key=lambda d: d[0])
+            if str(DN.parse(op.dn).parent) not in deleted
+        ]
         return [*creates, *updates, *top]
 
 
@@ -213,10 +222,18 @@ def patch(
             raise NotFound(f"{DN.parse(dn)} does not exist", dn=dn)
         build(plan, DN.parse(dn), body)
         try:
-            return store.commit(plan.ops(), source=source, author=author, message=f"PATCH {media_type}", branch=branch)
+            return store.commit(
+                plan.ops(),
+                source=source,
+                author=author,
+                message=f"PATCH {media_type}",
+                branch=branch,
+            )
         except PreconditionFailed:
             if attempt == RETRIES - 1:
-                raise Conflict(f"{dn}: the objects changed while the patch was applied; try again", dn=dn) from None
+                raise Conflict(
+                    f"{dn}: the objects changed while the patch was applied; try again", dn=dn
+                ) from None
     raise AssertionError("unreachable")
 
 
@@ -224,7 +241,9 @@ def _attributes_of(body: Any, dn: DN) -> dict[str, Any] | None:
     if not isinstance(body, dict):
         raise BadRequest(f"{dn}: the patch document must be a JSON object (a Resource)", dn=str(dn))
     if "id" in body and str(body["id"]) != dn.id:
-        raise BadRequest(f"{dn}: patch id {body['id']!r} differs from the target's id {dn.id!r}", dn=str(dn))
+        raise BadRequest(
+            f"{dn}: patch id {body['id']!r} differs from the target's id {dn.id!r}", dn=str(dn)
+        )
     attrs = body.get("attributes", {})
     if attrs is None or attrs == "null":
         return None
@@ -235,7 +254,11 @@ def _attributes_of(body: Any, dn: DN) -> dict[str, Any] | None:
 
 def _merge_patch(plan: _Plan, dn: DN, body: Any) -> None:
     """RFC 7396 on the target resource only."""
-    children = [k for k in body if k not in ("id", "objectClass", "objectInstance", "attributes")] if isinstance(body, dict) else []
+    children = (
+        [k for k in body if k not in ("id", "objectClass", "objectInstance", "attributes")]
+        if isinstance(body, dict)
+        else []
+    )
     if children:
         raise BadRequest(
             f"{dn}: application/merge-patch+json patches one resource; use application/3gpp-merge-patch+json "
@@ -244,7 +267,9 @@ def _merge_patch(plan: _Plan, dn: DN, body: Any) -> None:
         )
     attrs = _attributes_of(body, dn)
     if attrs is None:
-        raise BadRequest(f"{dn}: attributes null deletes; use DELETE or a 3GPP merge patch", dn=str(dn))
+        raise BadRequest(
+            f"{dn}: attributes null deletes; use DELETE or a 3GPP merge patch", dn=str(dn)
+        )
     current = plan.load(str(dn)) or {}
     plan.set(str(dn), json_merge_patch.merge(current, attrs))
 
@@ -288,7 +313,13 @@ def _apply_json_patch(doc: dict[str, Any], ops: Any, dn: DN) -> dict[str, Any]:
         return result
     except jsonpatch.JsonPatchTestFailed as exc:
         raise Conflict(f"{dn}: test operation failed: {exc}", dn=str(dn)) from None
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, KeyError, ValueError) as exc:
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpointer.JsonPointerException,
+        TypeError,
+        KeyError,
+        ValueError,
+    ) as exc:
         raise BadRequest(f"{dn}: invalid JSON patch: {exc}", dn=str(dn)) from None
 
 
@@ -342,4 +373,7 @@ def _object_op(plan: _Plan, target: DN, op: Any, item: Mapping[str, Any], i: int
             raise NotFound(f"{target} does not exist (patch item {i})", dn=str(target))
         plan.set(str(target), attrs or {})
     else:
-        raise BadRequest(f"{target}: patch item {i}: op {op!r} on a whole object is not supported (add, replace, remove)", dn=str(target))
+        raise BadRequest(
+            f"{target}: patch item {i}: op {op!r} on a whole object is not supported (add, replace, remove)",
+            dn=str(target),
+        )

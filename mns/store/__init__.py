@@ -20,7 +20,8 @@ from mns.store.api import (
     Update,
     Version,
 )
-from mns.store.sql import ObjectValidator, SqlStore
+from mns.store.sql import SqlStore
+from mns.store.write import ObjectValidator
 
 __all__ = [
     "LIVE",
@@ -45,8 +46,6 @@ __all__ = [
 ]
 
 
-def open_store(
-    url: str = "twin.db", *, strict: bool = False, validator: ObjectValidator | None = None
-) -> SqlStore:
+def open_store(url: str = "twin.db", *, strict: bool = False, validator: ObjectValidator | None = None) -> SqlStore:
     """Open (creating if needed) the store at a SQLite file path or a postgresql:// URL."""
     return SqlStore(url, strict=strict, validator=validator)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -24,18 +23,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from mns.errors import (
-    AlreadyExists,
     BadRequest,
-    HasChildren,
-    InvalidObject,
     MergeConflict,
     NotFound,
-    ParentMissing,
     PreconditionFailed,
 )
-from mns.nrm.dn import SEP_NEXT, key_class, key_depth, key_to_dn, parent_key, to_key
+from mns.nrm.dn import SEP_NEXT, key_depth, key_to_dn, to_key
 from mns.store import schema
-from mns.store.db import CACHE_KIB, MMAP_BYTES, Db, SqlitePool
 from mns.store.api import (
     LIVE,
     SOURCES,
@@ -44,23 +38,15 @@ from mns.store.api import (
     Change,
     ChangeKind,
     CommitResult,
-    Create,
-    Delete,
     Moi,
     Op,
-    Put,
     Revision,
     Scope,
-    Update,
     Version,
     ops_for_changes,
 )
-
-BATCH = 2000
-"""Rows per executemany/COPY batch of a bulk create."""
-
-MAX_FINDINGS_KEPT = 1000
-"""DNs whose non-blocking findings a commit result keeps (the count is always exact)."""
+from mns.store.db import CACHE_KIB, MMAP_BYTES, Db, SqlitePool
+from mns.store.write import ObjectValidator, _Writer
 
 _ONE_CURRENT = (
     "SELECT b.head_rev, m.cls, m.attrs, m.rev_from FROM branch b"
@@ -72,51 +58,8 @@ _ONE_AT = (
 )
 
 
-class ObjectValidator(Protocol):
-    """What the store needs of a validator (``mns.nrm.validate.Validator`` fits)."""
-
-    def validate(
-        self,
-        dn: str,
-        cls: str,
-        attrs: Mapping[str, Any],
-        *,
-        parent_cls: str | None,
-        strict: bool = False,
-        writer: str = "real",
-        previous: Mapping[str, Any] | None = None,
-    ) -> Sequence[Any]:
-        """Findings for one object; each has ``severity`` error, warning or info."""
-        ...
-
-
-def _dumps(dn: str, attrs: Mapping[str, Any]) -> str:
-    try:
-        return orjson.dumps(attrs).decode()
-    except TypeError as exc:
-        raise BadRequest(f"{dn}: attribute values are not JSON: {exc}", dn=dn) from exc
-
-
 def _ts(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
-
-
-@dataclass(slots=True)
-class _Row:
-    """A version row as the write path sees it."""
-
-    rev_from: int
-    cls: str
-    attrs_json: str | None
-    in_branch: bool
-
-    @property
-    def exists(self) -> bool:
-        return self.attrs_json is not None
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        return orjson.loads(self.attrs_json) if self.attrs_json is not None else {}
 
 
 class _NoChange(Exception):
@@ -137,8 +80,8 @@ class SqlStore:
         self.url = url
         self.strict = strict
         if validator is None:
-            from mns.nrm.validate import Validator
             from mns.nrm.registry import default_registry
+            from mns.nrm.validate import Validator
 
             validator = Validator(default_registry())
         self.validator = validator
@@ -155,12 +98,15 @@ class SqlStore:
             if conn.exec_driver_sql(self._q("SELECT id FROM branch WHERE id = 0")).first() is None:
                 conn.execute(
                     schema.branch.insert().values(
-                        id=LIVE, name="live", base_rev=None, head_rev=0, created=time.time(), author=""
+                        id=LIVE,
+                        name="live",
+                        base_rev=None,
+                        head_rev=0,
+                        created=time.time(),
+                        author="",
                     )
                 )
-                conn.execute(
-                    schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION))
-                )
+                conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -365,16 +311,14 @@ class SqlStore:
             if first and lo == 0:
                 raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
 
-    def _range(
-        self, conn: Db, key: str, lo: int, hi: int | None, branch: int, rev: int | None
-    ) -> Iterator[Moi]:
+    def _range(self, conn: Db, key: str, lo: int, hi: int | None, branch: int, rev: int | None) -> Iterator[Moi]:
         """Objects in ``key``'s subtree at depths base+lo..base+hi, as of ``rev``, key order.
 
         ``rev`` None reads the current rows, including those a write transaction added.
         """
         if branch == LIVE:
             for path, cls, attrs, rev_from in self._range_rows(conn, LIVE, key, lo, hi, rev):
-                yield Moi(key_to_dn(path), cls, rev_from, attrs)
+                yield Moi(key_to_dn(path), cls, rev_from, attrs or "{}")  # live rows are never tombstones
             return
         base_rev = self._base_rev(conn, branch)
         mine = self._range_rows(conn, branch, key, lo, hi, rev)
@@ -459,7 +403,9 @@ class SqlStore:
                 return int(row[0]) if row else 0
             base_rev = self._base_rev(conn, branch)
             n = conn.exec_driver_sql(
-                self._q("SELECT COUNT(*) FROM moi WHERE branch = 0 AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"),
+                self._q(
+                    "SELECT COUNT(*) FROM moi WHERE branch = 0 AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"
+                ),
                 (base_rev, base_rev),
             ).scalar_one()
             for change in self._diff_branch(conn, branch, 0, self._head(conn, branch), base_rev):
@@ -491,9 +437,8 @@ class SqlStore:
         revs = {r[2] for r in rows} | {r[3] for r in rows if r[3] is not None}
         meta = self._revisions(conn, branch, revs)
         out: list[Version] = []
-        for i, (cls, attrs, rev_from, rev_to) in enumerate(rows):
-            if upto is not None and rev_to is not None and rev_to > upto:
-                rev_to = None
+        for i, (cls, attrs, rev_from, closed) in enumerate(rows):
+            rev_to = None if upto is not None and closed is not None and closed > upto else closed
             parsed = orjson.loads(attrs) if attrs is not None else None
             out.append(Version(key_to_dn(key), cls, parsed, meta[rev_from], rev_to))
             successor = rows[i + 1][2] if i + 1 < len(rows) else None
@@ -560,10 +505,9 @@ class SqlStore:
             base_rev = self._resolve(conn, base, LIVE)
             now = time.time()
             result = conn.execute(
-                schema.branch.insert().values(
-                    name=name, base_rev=base_rev, head_rev=0, created=now, author=author
-                )
+                schema.branch.insert().values(name=name, base_rev=base_rev, head_rev=0, created=now, author=author)
             )
+            assert result.inserted_primary_key is not None
             branch_id = int(result.inserted_primary_key[0])
         return Branch(branch_id, name, base_rev, 0, _ts(now), author)
 
@@ -659,7 +603,12 @@ class SqlStore:
         if source not in SOURCES and not re.fullmatch(r"sandbox:\d+", source):
             raise BadRequest(f"revision source {source!r} is not one of {', '.join(SOURCES)} or sandbox:<id>")
         return self._commit(
-            ops, source=source, author=author, message=message, branch=branch, expect_head=expect_head
+            ops,
+            source=source,
+            author=author,
+            message=message,
+            branch=branch,
+            expect_head=expect_head,
         )
 
     def _commit(
@@ -679,7 +628,8 @@ class SqlStore:
             with self._write(branch) as (conn, head, base_rev):
                 if expect_head is not None and head != expect_head:
                     raise PreconditionFailed(
-                        f"branch {branch} is at revision {head}, not {expect_head}", current=str(head)
+                        f"branch {branch} is at revision {head}, not {expect_head}",
+                        current=str(head),
                     )
                 if precheck:
                     precheck(conn)
@@ -692,7 +642,9 @@ class SqlStore:
                     raise _NoChange
                 now = time.time()
                 conn.exec_driver_sql(
-                    self._q("INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"),
+                    self._q(
+                        "INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
                     (branch, head + 1, now, source, author, message),
                 )
                 conn.exec_driver_sql(self._q("UPDATE branch SET head_rev = ? WHERE id = ?"), (head + 1, branch))
@@ -717,9 +669,10 @@ class SqlStore:
     def _insert_rows(self, conn: Db, rows: Sequence[tuple[Any, ...]]) -> None:
         raw = self._raw(conn)
         if self.postgres:
-            with raw.cursor() as cur, cur.copy(
-                "COPY moi (branch, path, rev_from, rev_to, depth, cls, attrs) FROM STDIN"
-            ) as copy:
+            with (
+                raw.cursor() as cur,
+                cur.copy("COPY moi (branch, path, rev_from, rev_to, depth, cls, attrs) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -729,314 +682,9 @@ class SqlStore:
             )
 
 
-class _Writer:
-    """Applies one commit's operations inside its transaction."""
-
-    def __init__(
-        self,
-        store: SqlStore,
-        conn: Db,
-        branch: int,
-        rev: int,
-        base_rev: int,
-        writer: str,
-        result: CommitResult,
-    ) -> None:
-        self.s = store
-        self.conn = conn
-        self.branch = branch
-        self.rev = rev
-        self.base_rev = base_rev
-        self.writer = writer
-        self.result = result
-        self.findings_total = 0
-        self.parent_cls: dict[str, str] = {}
-        self.pending: tuple[Future[None], Any, list[tuple[Any, ...]]] | None = None
-
-    def q(self, sql: str) -> str:
-        return self.s._q(sql)
-
-    def apply(self, ops: Iterable[Op]) -> None:
-        batch: list[Create] = []
-        for op in ops:
-            if isinstance(op, Create) and self.branch == LIVE:
-                batch.append(op)
-                if len(batch) >= BATCH:
-                    self.create_batch(batch)
-                    batch = []
-                continue
-            if batch:
-                self.create_batch(batch)
-                batch = []
-            self.flush()
-            if isinstance(op, Create):
-                self.create_one(op)
-            elif isinstance(op, Put):
-                self.put(op)
-            elif isinstance(op, Update):
-                self.update(op)
-            elif isinstance(op, Delete):
-                self.delete(op)
-            else:
-                raise BadRequest(f"unknown store operation {op!r}")
-        if batch:
-            self.create_batch(batch)
-        self.flush()
-
-    # validation -------------------------------------------------------------------------
-
-    def check(
-        self,
-        key: str,
-        cls: str,
-        attrs: Mapping[str, Any],
-        previous: Mapping[str, Any] | None,
-        pkey: str | None = None,
-        dn: str | None = None,
-    ) -> None:
-        if not isinstance(attrs, Mapping):
-            raise BadRequest(f"{key_to_dn(key)}: attributes must be an object, not {type(attrs).__name__}", dn=key_to_dn(key))
-        if pkey is None:
-            pkey = parent_key(key)
-        pcls = None
-        if pkey is not None:
-            pcls = self.parent_cls.get(pkey)
-            if pcls is None:
-                pcls = self.parent_cls[pkey] = key_class(pkey)
-        findings = self.s.validator.validate(
-            dn or key_to_dn(key),
-            cls,
-            attrs,
-            parent_cls=pcls,
-            strict=self.s.strict,
-            writer=self.writer,
-            previous=previous,
-        )
-        if not findings:
-            return
-        errors = [f for f in findings if f.severity == "error"]
-        if errors:
-            raise InvalidObject(key_to_dn(key), errors)
-        self.findings_total += 1
-        if len(self.result.findings) < MAX_FINDINGS_KEPT:
-            self.result.findings[key_to_dn(key)] = list(findings)
-
-    # row access ---------------------------------------------------------------------------
-
-    def current(self, key: str) -> _Row | None:
-        """The object's current version in this branch's view (tombstones included)."""
-        row = self.conn.exec_driver_sql(
-            self.q("SELECT rev_from, cls, attrs FROM moi WHERE branch = ? AND path = ? AND rev_to IS NULL"),
-            (self.branch, key),
-        ).first()
-        if row is not None:
-            return _Row(row[0], row[1], row[2], True)
-        if self.branch == LIVE:
-            return None
-        base = self.s._version_at(self.conn, LIVE, key, self.base_rev)
-        return _Row(base[2], base[0], base[1], False) if base else None
-
-    def exists(self, key: str) -> bool:
-        row = self.current(key)
-        return row is not None and row.exists
-
-    def write_version(self, key: str, cls: str, attrs_json: str | None, old: _Row | None) -> None:
-        if old is not None and old.in_branch:
-            self.conn.exec_driver_sql(
-                self.q("UPDATE moi SET rev_to = ? WHERE branch = ? AND path = ? AND rev_to IS NULL"),
-                (self.rev, self.branch, key),
-            )
-        if attrs_json is None and (self.branch == LIVE or (old is not None and old.in_branch and not self.base_has(key))):
-            return  # a deletion: on the live twin closing the row is enough
-        self.s._insert_rows(self.conn, [(self.branch, key, self.rev, None, key_depth(key), cls, attrs_json)])
-
-    def base_has(self, key: str) -> bool:
-        return self.s._version_at(self.conn, LIVE, key, self.base_rev) is not None
-
-    def check_if_match(self, key: str, if_match: str | None, row: _Row | None) -> None:
-        if if_match is None:
-            return
-        tags = {t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")}
-        if "*" in tags and row is not None and row.exists:
-            return
-        current = str(row.rev_from) if row is not None and row.exists else None
-        if current not in tags:
-            raise PreconditionFailed(
-                f"{key_to_dn(key)}: If-Match {if_match} does not match the current ETag {current or '(none: absent)'}",
-                dn=key_to_dn(key),
-                current=current,
-            )
-
-    def check_parent(self, key: str) -> None:
-        pkey = parent_key(key)
-        if pkey is not None and not self.exists(pkey):
-            raise ParentMissing(f"{key_to_dn(key)}: parent {key_to_dn(pkey)} does not exist", dn=key_to_dn(key))
-
-    # operations ---------------------------------------------------------------------------
-
-    def create_batch(self, ops: list[Create]) -> None:
-        """Bulk create on the live twin: validation in Python, one executemany or COPY."""
-        rows: list[tuple[Any, ...]] = []
-        keys: set[str] = set()
-        parents: set[str] = set()
-        rev = self.rev
-        for op in ops:
-            key = to_key(op.dn)
-            cls = key_class(key)
-            if op.cls is not None and op.cls != cls:
-                raise BadRequest(f"{key_to_dn(key)}: class {op.cls} does not match the DN's class {cls}", dn=key_to_dn(key))
-            pkey = parent_key(key)
-            self.check(key, cls, op.attrs, None, pkey, op.dn)
-            if key in keys:
-                raise AlreadyExists(f"{key_to_dn(key)} is created twice in this change set", dn=key_to_dn(key))
-            keys.add(key)
-            if pkey is not None and pkey not in keys:
-                parents.add(pkey)
-            rows.append((LIVE, key, rev, None, key_depth(key), cls, _dumps(key, op.attrs)))
-        # Python work on this batch overlapped the insert of the previous one; from here on
-        # the connection is needed, so that insert must be done.
-        self.flush()
-        if parents:
-            missing = parents - self.s._exists_live(self.conn, sorted(parents))
-            if missing:
-                orphan = next(k for k in (r[1] for r in rows) if parent_key(k) in missing)
-                raise ParentMissing(
-                    f"{key_to_dn(orphan)}: parent {key_to_dn(parent_key(orphan) or '')} does not exist",
-                    dn=key_to_dn(orphan),
-                )
-        # Duplicates of existing objects surface as a unique-index violation; a savepoint lets
-        # us find and name the object without a lookup per row on the fast path.
-        savepoint = self.conn.begin_nested()
-        if len(rows) < BATCH:
-            self.pending = (_done(self.s._insert_rows, self.conn, rows), savepoint, rows)
-        else:
-            # The driver releases the GIL while it inserts, so a full batch goes to the
-            # inserter thread and the next batch is prepared meanwhile.
-            future = self.s._inserter.submit(self.s._insert_rows, self.conn, rows)
-            self.pending = (future, savepoint, rows)
-
-    def settle(self) -> None:
-        """On the way out, never leave an insert running on a connection being rolled back."""
-        if self.pending is not None:
-            try:
-                self.pending[0].result()
-            except Exception:  # the error that got us here is the one to report
-                self.pending = None
-
-    def flush(self) -> None:
-        """Wait for the batch being inserted; name the object if it was a duplicate."""
-        if self.pending is None:
-            return
-        future, savepoint, rows = self.pending
-        self.pending = None
-        try:
-            future.result()
-        except Exception as exc:
-            savepoint.rollback()
-            if _is_unique_violation(exc):
-                self.name_duplicate(rows)
-            raise
-        savepoint.commit()
-        self.result.created.extend(key_to_dn(r[1]) for r in rows)
-
-    def name_duplicate(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        for row in rows:
-            cur = self.current(row[1])
-            if cur is not None and cur.exists:
-                where = "in this change set" if cur.rev_from == self.rev else "already"
-                raise AlreadyExists(f"{key_to_dn(row[1])} exists {where}", dn=key_to_dn(row[1]))
-
-    def create_one(self, op: Create) -> None:
-        key = to_key(op.dn)
-        cls = key_class(key)
-        if op.cls is not None and op.cls != cls:
-            raise BadRequest(f"{key_to_dn(key)}: class {op.cls} does not match the DN's class {cls}", dn=key_to_dn(key))
-        old = self.current(key)
-        if old is not None and old.exists:
-            raise AlreadyExists(f"{key_to_dn(key)} already exists", dn=key_to_dn(key))
-        self.check_parent(key)
-        self.check(key, cls, op.attrs, None)
-        self.write_version(key, cls, _dumps(key, op.attrs), old)
-        self.result.created.append(key_to_dn(key))
-
-    def put(self, op: Put) -> None:
-        key = to_key(op.dn)
-        old = self.current(key)
-        self.check_if_match(key, op.if_match, old)
-        if old is None or not old.exists:
-            self.create_one(Create(key_to_dn(key), op.attrs))
-            return
-        attrs = dict(op.attrs)
-        self.replace(key, old, attrs)
-
-    def update(self, op: Update) -> None:
-        key = to_key(op.dn)
-        old = self.current(key)
-        self.check_if_match(key, op.if_match, old)
-        if old is None or not old.exists:
-            raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
-        if not isinstance(op.attrs, Mapping):
-            raise BadRequest(f"{key_to_dn(key)}: attributes must be an object", dn=key_to_dn(key))
-        merged = old.attrs
-        for name, value in op.attrs.items():
-            if value is None:
-                merged.pop(name, None)
-            else:
-                merged[name] = value
-        self.replace(key, old, merged)
-
-    def replace(self, key: str, old: _Row, attrs: dict[str, Any]) -> None:
-        previous = old.attrs
-        if attrs == previous:
-            self.result.unchanged.append(key_to_dn(key))
-            return
-        self.check(key, old.cls, attrs, previous)
-        self.write_version(key, old.cls, _dumps(key, attrs), old)
-        self.result.replaced.append(key_to_dn(key))
-
-    def delete(self, op: Delete) -> None:
-        key = to_key(op.dn)
-        old = self.current(key)
-        self.check_if_match(key, op.if_match, old)
-        if old is None or not old.exists:
-            raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
-        below = list(self.s._range(self.conn, key, 1, None, self.branch, None))
-        if below and not op.subtree:
-            raise HasChildren(
-                f"{key_to_dn(key)} has {len(below)} descendant(s), e.g. {below[0].dn}; delete the subtree explicitly",
-                dn=key_to_dn(key),
-            )
-        if self.branch == LIVE:
-            self.conn.exec_driver_sql(
-                self.q("UPDATE moi SET rev_to = ? WHERE branch = 0 AND rev_to IS NULL AND path >= ? AND path < ?"),
-                (self.rev, key, key + SEP_NEXT),
-            )
-        else:
-            for moi in reversed(below):
-                below_key = to_key(moi.dn)
-                self.write_version(below_key, moi.cls, None, self.current(below_key))
-            self.write_version(key, old.cls, None, old)
-        self.result.deleted.extend([key_to_dn(key), *(m.dn for m in below)])
-
-
-def _done(fn: Callable[..., None], *args: Any) -> Future[None]:
-    """Run ``fn`` now and wrap its outcome as a finished future."""
-    future: Future[None] = Future()
-    try:
-        fn(*args)
-    except Exception as exc:
-        future.set_exception(exc)
-    else:
-        future.set_result(None)
-    return future
-
-
-def _is_unique_violation(exc: Exception) -> bool:
-    return type(exc).__name__ in ("UniqueViolation", "IntegrityError") or "UNIQUE constraint" in str(exc)
-
-
 def _overlay(
-    mine: Iterator[tuple[str, str, str | None, int]], base: Iterator[tuple[str, str, str | None, int]]
+    mine: Iterator[tuple[str, str, str | None, int]],
+    base: Iterator[tuple[str, str, str | None, int]],
 ) -> Iterator[Moi]:
     """Merge a sandbox's rows over its base's, both in key order; tombstones hide."""
     a = next(mine, None)
@@ -1050,7 +698,7 @@ def _overlay(
                 yield Moi(key_to_dn(a[0]), a[1], a[3], a[2])
             a = next(mine, None)
         else:
-            yield Moi(key_to_dn(b[0]), b[1], b[3], b[2])
+            yield Moi(key_to_dn(b[0]), b[1], b[3], b[2] or "{}")  # base rows are never tombstones
             b = next(base, None)
 
 
@@ -1088,10 +736,7 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
         return sa.create_engine(url, echo=echo, pool_size=8, max_overflow=16, pool_pre_ping=True)
-    if url.startswith("sqlite://"):
-        sqlite_url = url
-    else:
-        sqlite_url = f"sqlite:///{url}"
+    sqlite_url = url if url.startswith("sqlite://") else f"sqlite:///{url}"
     engine = sa.create_engine(
         sqlite_url,
         echo=echo,
@@ -1115,7 +760,7 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: Db) -> None:
+    def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("immediate")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
