@@ -191,7 +191,7 @@ def diff(
 
 @app.command("conformance")
 def conformance_command(
-    url: Annotated[str, typer.Argument(help="MnS root of the producer, e.g. http://127.0.0.1:8000")],
+    url: Annotated[str, typer.Option("--url", help="MnS root of the producer, e.g. http://127.0.0.1:8000")],
     specs: Annotated[str | None, typer.Option(help="3GPP spec folder (default: $MNS_3GPP_SPECS)")] = None,
     prefix: Annotated[str, typer.Option(help="ProvMnS path below the MnS root")] = "/ProvMnS/v1800",
     dialect: Annotated[str, typer.Option(help="auto, stage2 or openapi")] = "auto",

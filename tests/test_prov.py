@@ -91,6 +91,14 @@ def test_scopes_and_tree(client: TestClient) -> None:
     assert all("attributes" in f for f in tree["GNBDUFunction"])
     assert all(k not in tree["GNBDUFunction"][0] for k in ("NRCellDU", "BWP"))
 
+    # The nth level comes framed by the objects between it and the base, without attributes.
+    second = client.get(uri(ROOT), params={"scopeType": "BASE_NTH_LEVEL", "scopeLevel": "2"}).json()
+    region = second["SubNetwork"][0]
+    assert "attributes" not in region
+    assert {m["objectInstance"] for m in region["ManagedElement"]} >= {ME}
+    assert all("attributes" in m for m in region["ManagedElement"])
+    assert all("GNBDUFunction" not in m for m in region["ManagedElement"])
+
     full = client.get(uri(ME), params={"scopeType": "BASE_ALL"}).json()
     cells = full["GNBDUFunction"][0]["NRCellDU"]
     assert [c["id"] for c in cells] == sorted(c["id"] for c in cells)

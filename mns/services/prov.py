@@ -48,9 +48,9 @@ def parse_scope(scope_type: str | None, scope_level: str | None) -> tuple[Scope,
         raise BadRequest(f"scopeType {scope_type!r} is not one of {allowed}") from None
     level = 0
     if scope_level is not None:
-        if not scope_level.isdigit():
+        if not (scope_level.isascii() and scope_level.isdigit()):
             raise BadRequest(f"scopeLevel {scope_level!r} is not a non-negative integer")
-        level = int(scope_level)
+        level = min(int(scope_level), 64)  # a DN has at most 64 RDNs; this keeps SQL integers small
     if scope is Scope.BASE_NTH_LEVEL and scope_level is None:
         raise BadRequest("scopeType BASE_NTH_LEVEL needs scopeLevel")
     if scope is Scope.BASE_SUBTREE and scope_level is None:
@@ -62,7 +62,7 @@ def parse_as_of(value: str | None) -> AsOf:
     """The ``asOf`` twin extension: a revision number or an RFC 3339 time."""
     if value is None:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     from datetime import datetime
 
@@ -92,20 +92,24 @@ def read(
     The base object always comes first: when the scope leaves it out (BASE_NTH_LEVEL), it
     comes as not matched, to frame a hierarchical response.
     """
+    lo, hi = scope.levels(level)
+    if lo > 0:
+        # BASE_NTH_LEVEL: read from the base down, so that the objects between the base and
+        # the nth level frame the tree; only the nth level is selected.
+        assert hi is not None
+        framed = store.read(dn, scope=Scope.BASE_SUBTREE, level=hi, branch=branch, as_of=rev)
+        base = next(framed)  # raises NotFound now, before any response is started
+        return _at_depth(base, framed, base.depth + lo, filter_)
     objects = store.read(dn, scope=scope, level=level, branch=branch, as_of=rev)
-    if scope.levels(level)[0] > 0:
-        base = store.get(dn, branch=branch, as_of=rev)
-        if base is None:
-            raise NotFound(f"{dn} does not exist at revision {rev}", dn=dn)
-        return _framed(base, objects, filter_)
     first = next(objects)  # raises NotFound now, before any response is started
     return _matched(first, objects, filter_)
 
 
-def _framed(base: Moi, rest: Iterator[Moi], filter_: Filter | None) -> Iterator[tuple[Moi, bool]]:
+def _at_depth(base: Moi, rest: Iterator[Moi], depth: int, filter_: Filter | None) -> Iterator[tuple[Moi, bool]]:
     yield base, False
     for moi in rest:
-        yield moi, filter_ is None or filter_.matches(moi.cls, _leaf_id(moi.dn), moi.attrs)
+        selected = moi.depth == depth
+        yield moi, selected and (filter_ is None or filter_.matches(moi.cls, _leaf_id(moi.dn), moi.attrs))
 
 
 def _matched(first: Moi, rest: Iterator[Moi], filter_: Filter | None) -> Iterator[tuple[Moi, bool]]:
