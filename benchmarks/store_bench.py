@@ -210,7 +210,7 @@ def main() -> None:
         results.append(
             (
                 "subtree read peak memory",
-                f"{peak / 2**20:.1f} MiB streamed",
+                f"{peak / 2**10:,.0f} KiB streamed",
                 f"{peak_list / 2**20:.1f} MiB held in a list",
                 f"{peak / peak_list:.3f} of holding it",
             )

@@ -66,6 +66,8 @@ def test_escaped_ids_round_trip(value: str) -> None:
         ("SubNetwork=a=b", "unescaped '='"),
         ("SubNetwork=x\\", "lone escape"),
         ("SubNetwork=a\x01b", "control character"),
+        ("SubNetwork=1,attributes=1", "not a class name"),
+        ("SubNetwork=1/objectInstance=1", "not a class name"),
         (",".join(["A=1"] * 65), "more than 64"),
     ],
 )

@@ -21,6 +21,8 @@ from mns.errors import MalformedDN
 # RFC 4514 and TS 32.300 reserve.
 _SPECIAL: Final = frozenset(',=/\\+"<>;')
 _CLASS_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+RESERVED: Final = frozenset({"id", "objectClass", "objectInstance", "attributes"})
+"""Names a class cannot take: a resource representation uses them as its own keys (TS 32.158)."""
 _MAX_RDNS: Final = 64
 
 
@@ -70,6 +72,8 @@ def _parse_rdn(text: str, part: str) -> tuple[str, str]:
     cls, raw = part[:eq].strip(), part[eq + 1 :]
     if not _CLASS_RE.match(cls):
         raise MalformedDN(text, f"{cls!r} is not a valid class name")
+    if cls in RESERVED:
+        raise MalformedDN(text, f"{cls!r} is a key of the resource representation, not a class name")
     if raw == "":
         raise MalformedDN(text, f"RDN {part!r} has an empty id")
     if any(c < " " for c in raw):
@@ -176,14 +180,11 @@ class DN:
 SEP: Final = "\x01"
 SEP_NEXT: Final = "\x02"
 
-_PLAIN_DN: Final = re.compile(
-    r'[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+(?:,[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+)*\Z'
-)
+_RDN: Final = r'(?!(?:id|objectClass|objectInstance|attributes)=)[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+'
+_PLAIN_DN: Final = re.compile(_RDN + r"(?:," + _RDN + r")*\Z")
 
 
-_PLAIN_URI: Final = re.compile(
-    r'/?[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+(?:/[A-Za-z_][A-Za-z0-9_.\-]*=[^,=/\\+"<>;\x00-\x1f]+)*/?\Z'
-)
+_PLAIN_URI: Final = re.compile(r"/?" + _RDN + r"(?:/" + _RDN + r")*/?\Z")
 
 
 def to_key(text: str) -> str:

@@ -61,7 +61,7 @@ def build_router(*, prefix: str = "/TwinMnS/v1") -> APIRouter:
     async def revisions(request: Request) -> Response:
         store = store_of(request)
         limit = request.query_params.get("limit", "100")
-        if not limit.isdigit() or not 0 < int(limit) <= 10000:
+        if not (limit.isascii() and limit.isdigit()) or not 0 < int(limit) <= 10000:
             raise BadRequest(f"limit {limit!r} is not a number from 1 to 10000")
         revs = [r.as_dict() for r in store.revisions(limit=int(limit))]
         return Response(
