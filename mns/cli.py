@@ -56,14 +56,10 @@ def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool =
     store = open_store(store_url, strict=strict)
     try:
         if store.head() > 0:
-            console.print(
-                f"the twin already holds revision {store.head()}; not loading a demo network"
-            )
+            console.print(f"the twin already holds revision {store.head()}; not loading a demo network")
             return 0
         total = count_objects(gnbs, seed=seed, root=root)
-        objects = _progress(
-            generate_network(gnbs, seed=seed, root=root), total, f"loading {gnbs} gNBs"
-        )
+        objects = _progress(generate_network(gnbs, seed=seed, root=root), total, f"loading {gnbs} gNBs")
         result = store.commit(
             (Create(o.dn, o.attrs, o.cls) for o in objects),
             source="real",
@@ -81,16 +77,10 @@ def serve(
     db: DbOpt = "twin.db",
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    demo: Annotated[
-        int, typer.Option(help="fill an empty twin with a generated network of N gNBs")
-    ] = 0,
+    demo: Annotated[int, typer.Option(help="fill an empty twin with a generated network of N gNBs")] = 0,
     seed: Annotated[int, typer.Option(help="seed of the generated network")] = 1,
-    root: Annotated[
-        str, typer.Option(help="DN of the generated network's root")
-    ] = "SubNetwork=RAN",
-    strict: Annotated[
-        bool, typer.Option(help="missing mandatory attributes are errors, not warnings")
-    ] = False,
+    root: Annotated[str, typer.Option(help="DN of the generated network's root")] = "SubNetwork=RAN",
+    strict: Annotated[bool, typer.Option(help="missing mandatory attributes are errors, not warnings")] = False,
     prov_version: Annotated[str, typer.Option(help="ProvMnS version path segment")] = "v1800",
 ) -> None:
     """Serve the twin: ProvMnS and the TwinMnS extensions."""
@@ -110,10 +100,7 @@ def serve(
     base = f"http://{host}:{port}"
     roots = [m.dn for m in store.roots()]
     console.print(f"twin-mns serving revision {store.head()} of {db}")
-    console.print(
-        f"  ProvMnS: {base}{settings.prov_prefix}/"
-        + (roots[0].replace(",", "/") if roots else "<DN>")
-    )
+    console.print(f"  ProvMnS: {base}{settings.prov_prefix}/" + (roots[0].replace(",", "/") if roots else "<DN>"))
     console.print(f"  TwinMnS: {base}/TwinMnS/v1/revisions")
     uvicorn.run(create_app(store, settings), host=host, port=port, log_level="warning")
 
@@ -123,9 +110,7 @@ def load(
     gnbs: Annotated[int, typer.Argument(help="number of gNBs to generate")],
     db: DbOpt = "twin.db",
     seed: Annotated[int, typer.Option(help="seed of the generated network")] = 1,
-    root: Annotated[
-        str, typer.Option(help="DN of the generated network's root")
-    ] = "SubNetwork=RAN",
+    root: Annotated[str, typer.Option(help="DN of the generated network's root")] = "SubNetwork=RAN",
 ) -> None:
     """Load a generated 5G RAN into an empty twin."""
     try:
@@ -135,9 +120,7 @@ def load(
 
 
 @app.command()
-def history(
-    dn: Annotated[str, typer.Argument(help="the object's DN")], db: DbOpt = "twin.db"
-) -> None:
+def history(dn: Annotated[str, typer.Argument(help="the object's DN")], db: DbOpt = "twin.db") -> None:
     """Every version of one object."""
     from mns.store import open_store
 
@@ -149,11 +132,7 @@ def history(
         return
     table = Table("revision", "time", "source", "author", "change")
     for v in versions:
-        change = (
-            "deleted"
-            if v.attrs is None
-            else ", ".join(f"{k}={val}" for k, val in sorted(v.attrs.items()))[:100]
-        )
+        change = "deleted" if v.attrs is None else ", ".join(f"{k}={val}" for k, val in sorted(v.attrs.items()))[:100]
         table.add_row(
             str(v.revision.rev),
             v.revision.time.isoformat(timespec="seconds"),
@@ -167,9 +146,7 @@ def history(
 @app.command()
 def diff(
     from_rev: Annotated[str, typer.Argument(help="revision number or RFC 3339 time")],
-    to_rev: Annotated[
-        str, typer.Argument(help="revision number or RFC 3339 time (default: now)")
-    ] = "",
+    to_rev: Annotated[str, typer.Argument(help="revision number or RFC 3339 time (default: now)")] = "",
     db: DbOpt = "twin.db",
 ) -> None:
     """What changed between two revisions."""

@@ -40,9 +40,7 @@ def specs() -> Path:
 def _postgres_url() -> str:
     dsn = os.environ.get(POSTGRES_DSN_VAR)
     if not dsn:
-        pytest.skip(
-            f"PostgreSQL tests need {POSTGRES_DSN_VAR} (e.g. postgresql://postgres@127.0.0.1:5432/test)"
-        )
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_DSN_VAR} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
     return dsn
 
 

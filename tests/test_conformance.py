@@ -69,9 +69,20 @@ def test_our_producer_passes(twin_url: str, specs: Path) -> None:
         assert report.get(expected).passed, report.get(expected)
     # every class of the subtree was validated against its own schema
     schemas = {r.check for r in report if r.check.startswith("schema: ") and r.severity == ERROR}
-    assert schemas == {f"schema: {c}" for c in (
-        "SubNetwork", "ManagedElement", "GNBDUFunction", "NRSectorCarrier", "BWP", "NRCellDU",
-        "GNBCUCPFunction", "NRCellCU", "NRCellRelation")}
+    assert schemas == {
+        f"schema: {c}"
+        for c in (
+            "SubNetwork",
+            "ManagedElement",
+            "GNBDUFunction",
+            "NRSectorCarrier",
+            "BWP",
+            "NRCellDU",
+            "GNBCUCPFunction",
+            "NRCellCU",
+            "NRCellRelation",
+        )
+    }
     assert "NrCellDu-Single" in report.get("schema: NRCellDU").evidence
     assert "SubNetwork=mns-conformance-ours" not in _roots(twin_url)
 
@@ -124,8 +135,9 @@ def _sabotaged(upstream_url: str, break_response: Callable[[httpx.Request, int, 
 
     def handler(request: httpx.Request) -> httpx.Response:
         headers = {k: v for k, v in request.headers.items() if k in ("accept", "content-type")}
-        real = upstream.request(request.method, request.url.raw_path.decode("ascii"),
-                                content=request.content, headers=headers)
+        real = upstream.request(
+            request.method, request.url.raw_path.decode("ascii"), content=request.content, headers=headers
+        )
         body = orjson.loads(real.content) if real.content else None
         status, body = break_response(request, real.status_code, body)
         out_headers = {"content-type": real.headers["content-type"]} if "content-type" in real.headers else {}
@@ -224,8 +236,12 @@ CELL_DN = "SubNetwork=1,ManagedElement=1,GNBDUFunction=1,NRCellDU=1"
 def test_objects_are_validated_in_either_dialect(specs: Path) -> None:
     report = Report("x")
     stage2 = _object_check(specs, STAGE2)
-    body = {"id": "1", "objectClass": "NRCellDU", "objectInstance": CELL_DN,
-            "attributes": {"nRPCI": 7, "nRTAC": 1000, "pLMNInfoList": [{"mcc": "001", "mnc": "01", "sst": 1}]}}
+    body = {
+        "id": "1",
+        "objectClass": "NRCellDU",
+        "objectInstance": CELL_DN,
+        "attributes": {"nRPCI": 7, "nRTAC": 1000, "pLMNInfoList": [{"mcc": "001", "mnc": "01", "sst": 1}]},
+    }
     ex = _exchange(body)
     found, problems = objects_of(ex, DN.parse(CELL_DN), stage2.spelling)
     assert problems == []
@@ -233,9 +249,16 @@ def test_objects_are_validated_in_either_dialect(specs: Path) -> None:
     # the same object in the OpenAPI spelling
     openapi = _object_check(specs, OPENAPI)
     oa_dn = "SubNetwork=1,ManagedElement=1,GnbDuFunction=1,NrCellDu=1"
-    oa_body = {"id": "1", "objectClass": "NrCellDu", "objectInstance": oa_dn,
-               "attributes": {"nrPci": 7, "nrTac": "0003E8",
-                              "plmnInfoList": [{"plmnId": {"mcc": "001", "mnc": "01"}, "snssai": {"sst": 1}}]}}
+    oa_body = {
+        "id": "1",
+        "objectClass": "NrCellDu",
+        "objectInstance": oa_dn,
+        "attributes": {
+            "nrPci": 7,
+            "nrTac": "0003E8",
+            "plmnInfoList": [{"plmnId": {"mcc": "001", "mnc": "01"}, "snssai": {"sst": 1}}],
+        },
+    }
     found, problems = objects_of(_exchange(oa_body), DN.parse(oa_dn), openapi.spelling)
     assert problems == []
     assert found[0].dn == CELL_DN  # placed by its canonical DN
@@ -257,9 +280,14 @@ def test_objects_are_validated_in_either_dialect(specs: Path) -> None:
 def test_tree_shapes_and_openapi_child_keys(specs: Path) -> None:
     openapi = _object_check(specs, OPENAPI)
     du = "SubNetwork=1,ManagedElement=1,GnbDuFunction=1"
-    body = {"id": "1", "objectClass": "GnbDuFunction", "objectInstance": du, "attributes": {"gnbId": 1},
-            "Bwp-Multiple": [{"id": "b", "objectClass": "Bwp", "attributes": {"numberOfRBs": 273}}],
-            "NrCellDu": [{"id": "c", "objectClass": "NrCellDu", "objectInstance": du + ",NrCellDu=WRONG"}]}
+    body = {
+        "id": "1",
+        "objectClass": "GnbDuFunction",
+        "objectInstance": du,
+        "attributes": {"gnbId": 1},
+        "Bwp-Multiple": [{"id": "b", "objectClass": "Bwp", "attributes": {"numberOfRBs": 273}}],
+        "NrCellDu": [{"id": "c", "objectClass": "NrCellDu", "objectInstance": du + ",NrCellDu=WRONG"}],
+    }
     found, problems = objects_of(_exchange(body, HIERARCHICAL), DN.parse(du), openapi.spelling)
     assert problems == []
     by_dn = {f.dn: f for f in found}
@@ -378,8 +406,11 @@ class _OpenApiFacade:
         if "attributes" in params:
             params["attributes"] = ",".join(self.attr_names.get(n, n) for n in params["attributes"].split(","))
         if "filter" in params:
-            params["filter"] = re.sub(r"attributes/(\w+)", lambda m: "attributes/" + self.attr_names.get(
-                m.group(1), m.group(1)), params["filter"])
+            params["filter"] = re.sub(
+                r"attributes/(\w+)",
+                lambda m: "attributes/" + self.attr_names.get(m.group(1), m.group(1)),
+                params["filter"],
+            )
         if "fields" in params:
             spec = self.registry.get(cls)
             _, first, *rest = params["fields"].split("/")
@@ -406,12 +437,16 @@ class _OpenApiFacade:
         if content and media.endswith("json"):
             content = orjson.dumps(self._request_body(media, cls, orjson.loads(content)))
         headers = {k: v for k, v in request.headers.items() if k in ("accept", "content-type")}
-        real = self.upstream.request(request.method, path, params=self._params(cls, dict(request.url.params)),
-                                     content=content, headers=headers)
+        real = self.upstream.request(
+            request.method, path, params=self._params(cls, dict(request.url.params)), content=content, headers=headers
+        )
         body = orjson.loads(real.content) if real.content else None
         if real.status_code < 300 and body is not None:
-            body = [self._resource(o, DN.parse(o["objectInstance"]).cls, True) for o in body] \
-                if isinstance(body, list) else self._resource(body, DN.parse(body["objectInstance"]).cls, True)
+            body = (
+                [self._resource(o, DN.parse(o["objectInstance"]).cls, True) for o in body]
+                if isinstance(body, list)
+                else self._resource(body, DN.parse(body["objectInstance"]).cls, True)
+            )
         out = {"content-type": real.headers["content-type"]} if "content-type" in real.headers else {}
         return httpx.Response(real.status_code, content=orjson.dumps(body) if body is not None else b"", headers=out)
 
@@ -419,8 +454,12 @@ class _OpenApiFacade:
 def test_a_producer_speaking_the_openapi_spelling(twin_url: str, specs: Path) -> None:
     facade = _OpenApiFacade(twin_url)
     try:
-        report = run("http://openapi.invalid", specs=specs, transport=httpx.MockTransport(facade.handler),
-                     root_id="mns-conformance-oa")
+        report = run(
+            "http://openapi.invalid",
+            specs=specs,
+            transport=httpx.MockTransport(facade.handler),
+            root_id="mns-conformance-oa",
+        )
     finally:
         facade.upstream.close()
     assert report.dialect == OPENAPI

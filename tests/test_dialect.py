@@ -176,9 +176,7 @@ def test_nrcellcu_example() -> None:
     }
     openapi = {
         "cellLocalId": 7,
-        "plmnInfoList": [
-            {"plmnId": {"mcc": "001", "mnc": "01"}, "snssai": {"sst": 1, "sd": "000000"}}
-        ],
+        "plmnInfoList": [{"plmnId": {"mcc": "001", "mnc": "01"}, "snssai": {"sst": 1, "sd": "000000"}}],
         "nRFrequencyRef": "SubNetwork=RAN,NRFrequency=1",
         "userLabel": "cu cell",
     }
@@ -193,9 +191,7 @@ def test_gnbdufunction_example() -> None:
         "gNBDUId": 5,
         "gNBDUName": "du-5",
         "priorityLabel": 1,
-        "SupportedPerfMetricGroup": [
-            {"performanceMetrics": ["RRU.PrbUsedDl"], "granularityPeriods": [900]}
-        ],
+        "SupportedPerfMetricGroup": [{"performanceMetrics": ["RRU.PrbUsedDl"], "granularityPeriods": [900]}],
     }
     openapi = {
         "gnbId": 1234,
@@ -203,9 +199,7 @@ def test_gnbdufunction_example() -> None:
         "gnbDuId": 5,
         "gnbDuName": "du-5",
         "priorityLabel": 1,
-        "supportedPerfMetricGroups": [
-            {"performanceMetrics": ["RRU.PrbUsedDl"], "granularityPeriods": [900]}
-        ],
+        "supportedPerfMetricGroups": [{"performanceMetrics": ["RRU.PrbUsedDl"], "granularityPeriods": [900]}],
     }
     assert to_openapi("GNBDUFunction", canonical) == ("GnbDuFunction", openapi)
     assert from_openapi("GnbDuFunction", openapi) == ("GNBDUFunction", canonical)
@@ -218,16 +212,10 @@ def test_openapi_tac_comes_back_as_an_integer() -> None:
 
 
 def test_value_conversions() -> None:
-    assert to_openapi("NRFreqRelation", {"cellReselectionSubPriority": 6})[1] == {
-        "cellReselectionSubPriority": 0.6
-    }
-    assert from_openapi("NRFreqRelation", {"cellReselectionSubPriority": 0.6})[1] == {
-        "cellReselectionSubPriority": 6
-    }
+    assert to_openapi("NRFreqRelation", {"cellReselectionSubPriority": 6})[1] == {"cellReselectionSubPriority": 0.6}
+    assert from_openapi("NRFreqRelation", {"cellReselectionSubPriority": 0.6})[1] == {"cellReselectionSubPriority": 6}
     assert to_openapi("FileDownloadJob", {"cancelJob": True})[1] == {"cancelJob": "TRUE"}
-    assert to_openapi("DPCIConfigurationFunction", {"nRPciList": [{"NRPci": 3}]})[1] == {
-        "nRPciList": [3]
-    }
+    assert to_openapi("DPCIConfigurationFunction", {"nRPciList": [{"NRPci": 3}]})[1] == {"nRPciList": [3]}
     ep = {"remoteAddress": "2001:db8::1", "localAddress": [{"ipAddress": "192.0.2.1", "vlanId": 7}]}
     oa = {
         "remoteAddress": {"ipv6Address": "2001:db8::1"},
@@ -238,12 +226,8 @@ def test_value_conversions() -> None:
 
 
 def test_renamed_attributes() -> None:
-    assert to_openapi("GNBCUCPFunction", {"x2BlackList": ["310410-22-1"]})[1] == {
-        "x2BlockList": ["310410-22-1"]
-    }
-    assert from_openapi("NRFreqRelation", {"blockListEntry": [1, 2]})[1] == {
-        "blackListEntry": [1, 2]
-    }
+    assert to_openapi("GNBCUCPFunction", {"x2BlackList": ["310410-22-1"]})[1] == {"x2BlockList": ["310410-22-1"]}
+    assert from_openapi("NRFreqRelation", {"blockListEntry": [1, 2]})[1] == {"blackListEntry": [1, 2]}
 
 
 def test_unknown_class_and_attributes_pass_through() -> None:

@@ -16,32 +16,68 @@ Obj = tuple[str, str, Mapping[str, Any]]
 
 # The example network of TS 32.158 Annex A.1, one entry per object (class, id, attributes).
 SPEC_NETWORK: list[Obj] = [
-    ("SubNetwork", "SN1", {"userLabel": "Berlin NW", "userDefinedNetworkType": "5G",
-                           "plmnId": {"mcc": 456, "mnc": 789}}),
-    ("ManagedElement", "ME1", {"userLabel": "Berlin NW 1", "vendorName": "Company XY",
-                               "location": "TV Tower"}),
+    (
+        "SubNetwork",
+        "SN1",
+        {"userLabel": "Berlin NW", "userDefinedNetworkType": "5G", "plmnId": {"mcc": 456, "mnc": 789}},
+    ),
+    ("ManagedElement", "ME1", {"userLabel": "Berlin NW 1", "vendorName": "Company XY", "location": "TV Tower"}),
     ("XyzFunction", "XYZF1", {"attrA": "xyz", "attrB": 551}),
     ("XyzFunction", "XYZF2", {"attrA": "abc", "attrB": 552}),
-    ("ManagedElement", "ME2", {"userLabel": "Berlin NW 2", "vendorName": "Company XY",
-                               "location": "Grunewald"}),
-    ("PerfMetricJob", "PMJ1", {"granularityPeriod": "5", "perfMetrics": ["Metric1", "Metric2"],
-                               "objectInstances": ["Obj1", "Obj2"]}),
-    ("ThresholdMonitor", "TM1", {"metric": "Metric1", "thresholdLevels": [
-        {"level": "1", "thresholdValue": 10}, {"level": "2", "thresholdValue": 20},
-        {"level": "3", "thresholdValue": 30}]}),
+    ("ManagedElement", "ME2", {"userLabel": "Berlin NW 2", "vendorName": "Company XY", "location": "Grunewald"}),
+    (
+        "PerfMetricJob",
+        "PMJ1",
+        {"granularityPeriod": "5", "perfMetrics": ["Metric1", "Metric2"], "objectInstances": ["Obj1", "Obj2"]},
+    ),
+    (
+        "ThresholdMonitor",
+        "TM1",
+        {
+            "metric": "Metric1",
+            "thresholdLevels": [
+                {"level": "1", "thresholdValue": 10},
+                {"level": "2", "thresholdValue": 20},
+                {"level": "3", "thresholdValue": 30},
+            ],
+        },
+    ),
 ]
 
 NR_NETWORK: list[Obj] = [
-    ("NRCellDU", "1", {"nRPCI": 12, "administrativeState": "LOCKED", "userLabel": "north 1",
-                       "pLMNInfoList": [{"mcc": "001", "mnc": "01"}, {"mcc": "262", "mnc": "02"}],
-                       "arfcnDL": 630000, "isESCoveredBy": True}),
-    ("NRCellDU", "2", {"nRPCI": 13, "administrativeState": "UNLOCKED", "userLabel": "south 2",
-                       "pLMNInfoList": [{"mcc": "262", "mnc": "01"}], "arfcnDL": 640000}),
-    ("NRCellDU", "3", {"nRPCI": "12", "administrativeState": "UNLOCKED",
-                       "pLMNInfoList": [], "arfcnDL": 630000.0}),
-    ("NRCellCU", "1", {"cellLocalId": 1, "userLabel": "north 1",
-                       "plmnInfoList": [{"plmnId": {"mcc": "001", "mnc": "01"},
-                                         "snssai": {"sst": 1, "sd": "000001"}}]}),
+    (
+        "NRCellDU",
+        "1",
+        {
+            "nRPCI": 12,
+            "administrativeState": "LOCKED",
+            "userLabel": "north 1",
+            "pLMNInfoList": [{"mcc": "001", "mnc": "01"}, {"mcc": "262", "mnc": "02"}],
+            "arfcnDL": 630000,
+            "isESCoveredBy": True,
+        },
+    ),
+    (
+        "NRCellDU",
+        "2",
+        {
+            "nRPCI": 13,
+            "administrativeState": "UNLOCKED",
+            "userLabel": "south 2",
+            "pLMNInfoList": [{"mcc": "262", "mnc": "01"}],
+            "arfcnDL": 640000,
+        },
+    ),
+    ("NRCellDU", "3", {"nRPCI": "12", "administrativeState": "UNLOCKED", "pLMNInfoList": [], "arfcnDL": 630000.0}),
+    (
+        "NRCellCU",
+        "1",
+        {
+            "cellLocalId": 1,
+            "userLabel": "north 1",
+            "plmnInfoList": [{"plmnId": {"mcc": "001", "mnc": "01"}, "snssai": {"sst": 1, "sd": "000001"}}],
+        },
+    ),
     ("GNBDUFunction", "1", {"gNBId": 1, "gNBIdLength": 22, "gNBDUName": None}),
 ]
 
@@ -78,16 +114,15 @@ def rejected(text: str) -> str:
         ('//ManagedElement[id="ME1"]', ["ManagedElement=ME1"]),
         # TS 32.161 Annex D, subscription use case 5: ManagedElements of vendor "Company XY"
         # (the selection part, without the SubNetwork ancestor step).
-        ('//ManagedElement[attributes/vendorName="Company XY"]',
-         ["ManagedElement=ME1", "ManagedElement=ME2"]),
+        ('//ManagedElement[attributes/vendorName="Company XY"]', ["ManagedElement=ME1", "ManagedElement=ME2"]),
         # TS 32.161 clause C.2 (Jex advanced): = != < > <= >= or and, contains() and not().
-        ('//*[not(contains(attributes/userLabel, "NW 1")) and attributes/userLabel != "x"]',
-         ["SubNetwork=SN1", "ManagedElement=ME2"]),
+        (
+            '//*[not(contains(attributes/userLabel, "NW 1")) and attributes/userLabel != "x"]',
+            ["SubNetwork=SN1", "ManagedElement=ME2"],
+        ),
         # TS 32.161 clause 7.2.2.2: numbers may carry a minus sign and an exponent.
-        ("//ThresholdMonitor[attributes/thresholdLevels/thresholdValue >= 3e1]",
-         ["ThresholdMonitor=TM1"]),
-        ("//XyzFunction[attributes/attrB > -1E3 and attributes/attrB < 551.5]",
-         ["XyzFunction=XYZF1"]),
+        ("//ThresholdMonitor[attributes/thresholdLevels/thresholdValue >= 3e1]", ["ThresholdMonitor=TM1"]),
+        ("//XyzFunction[attributes/attrB > -1E3 and attributes/attrB < 551.5]", ["XyzFunction=XYZF1"]),
         # TS 32.158 Annex A.1/A.2.3: array attributes map to repeated elements (perfMetrics).
         ('//*[attributes/perfMetrics="Metric2"]', ["PerfMetricJob=PMJ1"]),
     ],
@@ -138,15 +173,13 @@ def test_class_names_match_in_either_dialect(text: str) -> None:
 
 def test_classes_keep_unknown_names_and_unite_branches() -> None:
     assert parse_filter("//VendorBoard").classes == frozenset({"VendorBoard"})
-    assert parse_filter("//GnbDuFunction | //NRCellCU").classes == frozenset(
-        {"GNBDUFunction", "NRCellCU"})
+    assert parse_filter("//GnbDuFunction | //NRCellCU").classes == frozenset({"GNBDUFunction", "NRCellCU"})
     assert parse_filter("//NRCellCU | //*[id='1']").classes is None
     assert class_key("NrCellDu") == class_key("NRCellDU") == "nrcelldu"
 
 
 def test_union_of_paths() -> None:
-    assert selected('//NRCellCU | //NRCellDU[attributes/nRPCI=13]') == [
-        "NRCellDU=2", "NRCellCU=1"]
+    assert selected("//NRCellCU | //NRCellDU[attributes/nRPCI=13]") == ["NRCellDU=2", "NRCellCU=1"]
 
 
 # --- predicates ---------------------------------------------------------------------------------
@@ -174,16 +207,13 @@ def test_union_of_paths() -> None:
         ("//*[id=1]", ["NRCellDU=1", "NRCellCU=1", "GNBDUFunction=1"]),
         ("//*[id='2' or id='3']", ["NRCellDU=2", "NRCellDU=3"]),
         ('//*[objectClass="NRCellCU"]', ["NRCellCU=1"]),
-        ('//NRCellDU[attributes/nRPCI=12 and attributes/administrativeState="UNLOCKED"]',
-         ["NRCellDU=3"]),
-        ('//NRCellDU[attributes/nRPCI=13 or attributes/administrativeState="LOCKED"]',
-         ["NRCellDU=1", "NRCellDU=2"]),
+        ('//NRCellDU[attributes/nRPCI=12 and attributes/administrativeState="UNLOCKED"]', ["NRCellDU=3"]),
+        ('//NRCellDU[attributes/nRPCI=13 or attributes/administrativeState="LOCKED"]', ["NRCellDU=1", "NRCellDU=2"]),
         # 'and' binds tighter than 'or'; parentheses change that.
         ('//NRCellDU[id="2" or id="3" and attributes/nRPCI=13]', ["NRCellDU=2"]),
         ('//NRCellDU[(id="2" or id="3") and attributes/nRPCI=12]', ["NRCellDU=3"]),
         ('//NRCellDU[not(attributes/administrativeState="LOCKED")]', ["NRCellDU=2", "NRCellDU=3"]),
-        ("//NRCellDU[attributes/nRPCI=12][attributes/arfcnDL=630000]",
-         ["NRCellDU=1", "NRCellDU=3"]),
+        ("//NRCellDU[attributes/nRPCI=12][attributes/arfcnDL=630000]", ["NRCellDU=1", "NRCellDU=3"]),
     ],
 )
 def test_comparisons_and_logic(text: str, expected: list[str]) -> None:
@@ -202,8 +232,7 @@ def test_comparisons_and_logic(text: str, expected: list[str]) -> None:
         ('//NRCellDU[not(attributes/pLMNInfoList/mcc="262")]', ["NRCellDU=3"]),
         # A predicate on a list item ties fields of the same item together.
         ('//*[attributes/pLMNInfoList[mcc="262" and mnc="01"]]', ["NRCellDU=2"]),
-        ('//*[attributes/pLMNInfoList/mcc="262" and attributes/pLMNInfoList/mnc="01"]',
-         ["NRCellDU=1", "NRCellDU=2"]),
+        ('//*[attributes/pLMNInfoList/mcc="262" and attributes/pLMNInfoList/mnc="01"]', ["NRCellDU=1", "NRCellDU=2"]),
         ('//*[attributes/plmnInfoList/plmnId/mcc="001"]', ["NRCellCU=1"]),
         ('//*[attributes/plmnInfoList/snssai[sst=1]/sd="000001"]', ["NRCellCU=1"]),
         ('//*[attributes/pLMNInfoList/*="02"]', ["NRCellDU=1"]),
@@ -242,8 +271,7 @@ def test_existence(text: str, expected: list[str]) -> None:
         # The string value of a list is that of its first item (XPath string()) ...
         ('//NRCellDU[contains(attributes/pLMNInfoList/mcc, "26")]', ["NRCellDU=2"]),
         # ... so test every item with a predicate on the items.
-        ('//NRCellDU[attributes/pLMNInfoList/mcc[contains(., "26")]]',
-         ["NRCellDU=1", "NRCellDU=2"]),
+        ('//NRCellDU[attributes/pLMNInfoList/mcc[contains(., "26")]]', ["NRCellDU=1", "NRCellDU=2"]),
     ],
 )
 def test_string_functions(text: str, expected: list[str]) -> None:
@@ -251,8 +279,21 @@ def test_string_functions(text: str, expected: list[str]) -> None:
 
 
 ODD: list[Obj] = [
-    ("X", "a", {"p": 1, "q": [3, 1], "s": "x", "t": "x", "f": 1.5, "tiny": 1e-07,
-                "o": {"k": ["u", "v"], "w": 7}, "nan": math.nan, "inf": -math.inf}),
+    (
+        "X",
+        "a",
+        {
+            "p": 1,
+            "q": [3, 1],
+            "s": "x",
+            "t": "x",
+            "f": 1.5,
+            "tiny": 1e-07,
+            "o": {"k": ["u", "v"], "w": 7},
+            "nan": math.nan,
+            "inf": -math.inf,
+        },
+    ),
     ("X", "b", {"p": 2, "q": [3], "s": "x", "t": "y"}),
 ]
 
@@ -372,9 +413,7 @@ def test_parsed_filters_are_cached_and_immutable() -> None:
         (".", "'.' cannot be a filter", 1),
     ],
 )
-def test_unsupported_constructs_are_named_with_their_position(
-    text: str, construct: str, position: int
-) -> None:
+def test_unsupported_constructs_are_named_with_their_position(text: str, construct: str, position: int) -> None:
     message = rejected(text)
     assert construct in message
     assert message.endswith(f"(at position {position})")

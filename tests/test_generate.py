@@ -82,9 +82,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs() -> None:
     other = list(generate_network(40, seed=4, regions=2))
     assert _dump(first) != _dump(other)
     a, b = plan_network(40, seed=3, regions=2), plan_network(40, seed=4, regions=2)
-    assert [(s.latitude, s.longitude) for s in a.sites] != [
-        (s.latitude, s.longitude) for s in b.sites
-    ]
+    assert [(s.latitude, s.longitude) for s in a.sites] != [(s.latitude, s.longitude) for s in b.sites]
 
 
 @pytest.mark.parametrize(
@@ -249,9 +247,7 @@ def test_external_cells_equal_the_real_ones(by_dn: dict[str, GeneratedMoi]) -> N
             assert ext.attrs["nRPCI"] == real_du["nRPCI"]
             assert ext.attrs["cellLocalId"] == real_du["cellLocalId"] == real_cu["cellLocalId"]
             assert ext.attrs["nRFrequencyRef"] == real_du["nRFrequencyRef"][0]
-            assert ext.attrs["pLMNIdList"] == [
-                {"mcc": e["mcc"], "mnc": e["mnc"]} for e in real_cu["pLMNInfoList"]
-            ]
+            assert ext.attrs["pLMNIdList"] == [{"mcc": e["mcc"], "mnc": e["mnc"]} for e in real_cu["pLMNInfoList"]]
             ext_fn = by_dn[_up(ext.dn)].attrs
             real_fn = by_dn[f"{plan.site_dn(cell.site)},GNBCUCPFunction=1"].attrs
             for name in ("gNBId", "gNBIdLength", "pLMNId"):
@@ -267,9 +263,7 @@ def test_relations_go_to_the_nearest_cells() -> None:
     for k, bucket in [(0, 300.0), (12, 250.0), (36, 100.0), (399, 500.0)]:
         found = _nearest(xs, ys, k, bucket)
         for p in range(len(xs)):
-            dist = sorted(
-                (math.dist((xs[p], ys[p]), (xs[q], ys[q])), q) for q in range(400) if q != p
-            )
+            dist = sorted((math.dist((xs[p], ys[p]), (xs[q], ys[q])), q) for q in range(400) if q != p)
             assert [q for _, q in dist[:k]] == list(found[p])
 
 
@@ -297,9 +291,7 @@ def test_default_network_is_about_200_to_250_objects_per_gnb() -> None:
     ("objects", "params"),
     [(1, {}), (36, {}), (5000, {}), (41_000, {}), (9000, {"neighbours": 10, "seed": 3})],
 )
-def test_gnbs_for_is_the_smallest_network_reaching_the_count(
-    objects: int, params: dict[str, Any]
-) -> None:
+def test_gnbs_for_is_the_smallest_network_reaching_the_count(objects: int, params: dict[str, Any]) -> None:
     gnbs = gnbs_for(objects, **params)
     assert count_objects(gnbs, **params) >= objects
     assert gnbs == 1 or count_objects(gnbs - 1, **params) < objects
@@ -349,9 +341,7 @@ def test_every_object_passes_schema_validation_without_errors(
     warned: set[tuple[str, str | None]] = set()
     for m in network:
         parent = DN.parse(m.dn).parent
-        findings = validator.validate(
-            m.dn, m.cls, m.attrs, parent_cls=parent.cls if parent else None, strict=False
-        )
+        findings = validator.validate(m.dn, m.cls, m.attrs, parent_cls=parent.cls if parent else None, strict=False)
         assert [str(f) for f in findings if f.severity == ERROR] == [], m.dn
         warned.update((m.cls, f.attribute) for f in findings)
     # What a real network omits too: RIM, NPN and the sector equipment (not modelled here).

@@ -147,18 +147,14 @@ def test_filter_and_selection(client: TestClient) -> None:
     me = next(m for m in tree["SubNetwork"][0]["ManagedElement"] if m["id"] == "gNB-00001")
     assert "attributes" not in me
     assert me["GNBDUFunction"][0]["NRCellDU"][0]["attributes"]["nRPCI"] == pci
-    bad = client.get(
-        uri(ROOT), params={"scopeType": "BASE_ALL", "filter": "//NRCellDU/following-sibling::*"}
-    )
+    bad = client.get(uri(ROOT), params={"scopeType": "BASE_ALL", "filter": "//NRCellDU/following-sibling::*"})
     assert bad.status_code == 400
     assert error_info(bad)
 
     sel = client.get(uri(CELL), params={"attributes": "nRPCI,administrativeState"}).json()
     assert set(sel["attributes"]) == {"nRPCI", "administrativeState"}
     fields = client.get(uri(CELL), params={"fields": "attributes/pLMNInfoList/mcc"}).json()
-    assert fields["attributes"] == {
-        "pLMNInfoList": [{"mcc": e["mcc"]} for e in cell["attributes"]["pLMNInfoList"]]
-    }
+    assert fields["attributes"] == {"pLMNInfoList": [{"mcc": e["mcc"]} for e in cell["attributes"]["pLMNInfoList"]]}
 
 
 def test_put_create_replace_identical(client: TestClient, store: SqlStore) -> None:
@@ -323,9 +319,7 @@ def test_patch_variants(client: TestClient, store: SqlStore) -> None:
         ("application/3gpp-merge-patch+json", {"id": "2"}, 400),
     ],
 )
-def test_patch_errors_change_nothing(
-    client: TestClient, store: SqlStore, media: str, body: Any, status: int
-) -> None:
+def test_patch_errors_change_nothing(client: TestClient, store: SqlStore, media: str, body: Any, status: int) -> None:
     before = snapshot(store)
     r = client.patch(uri(CELL), json=body, headers={"content-type": media})
     assert r.status_code == status, r.text

@@ -24,9 +24,7 @@ def _cls(registry: Registry, name: str) -> ClassSpec:
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gen_registry", ROOT / "tools" / "gen_registry.py"
-    )
+    spec = importlib.util.spec_from_file_location("gen_registry", ROOT / "tools" / "gen_registry.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -243,9 +241,7 @@ def test_openapi_child_keys(registry: Registry) -> None:
     assert du.children["Bwp-Multiple"] == "BWP"
     assert du.children["NrSectorCarrier-Multiple"] == "NRSectorCarrier"
     assert du.children["NrCellDu"] == "NRCellDU"
-    assert _cls(registry, "SubNetwork").children["ExternalGnbCuCpFunction"] == (
-        "ExternalGNBCUCPFunction"
-    )
+    assert _cls(registry, "SubNetwork").children["ExternalGnbCuCpFunction"] == ("ExternalGNBCUCPFunction")
 
 
 # --- attributes ---------------------------------------------------------------------------------

@@ -27,9 +27,7 @@ DU = f"{ME},GNBDUFunction=1"
 
 
 def cell(i: int, pci: int = 1) -> Create:
-    return Create(
-        f"{DU},NRCellDU={i}", {"cellLocalId": i, "nRPCI": pci, "administrativeState": "UNLOCKED"}
-    )
+    return Create(f"{DU},NRCellDU={i}", {"cellLocalId": i, "nRPCI": pci, "administrativeState": "UNLOCKED"})
 
 
 def seed(store: SqlStore, cells: int = 3) -> int:
@@ -96,9 +94,7 @@ def test_escaped_ids_round_trip(store: SqlStore) -> None:
 
 def test_each_commit_is_a_revision_with_metadata(store: SqlStore) -> None:
     seed(store)
-    r2 = store.commit(
-        [Update(f"{DU},NRCellDU=1", {"nRPCI": 7})], source="real", author="mirror", message="pci"
-    )
+    r2 = store.commit([Update(f"{DU},NRCellDU=1", {"nRPCI": 7})], source="real", author="mirror", message="pci")
     assert r2.rev == 2
     assert r2.replaced == [f"{DU},NRCellDU=1"]
     info = store.revision(2)
@@ -219,9 +215,7 @@ def test_subtree_delete(store: SqlStore) -> None:
         ([Create(f"{DU},NRCellDU=9", {"x": {1, 2}})], BadRequest, "NRCellDU=9"),
     ],
 )
-def test_bad_input_changes_nothing(
-    store: SqlStore, ops: list[Any], error: type[Exception], names: str
-) -> None:
+def test_bad_input_changes_nothing(store: SqlStore, ops: list[Any], error: type[Exception], names: str) -> None:
     seed(store)
     before = snapshot(store)
     # A good operation first: it must be rolled back with the bad one.
@@ -327,9 +321,7 @@ def test_sandbox_subtree_delete_and_recreate(store: SqlStore) -> None:
     src = f"sandbox:{sb.id}"
     store.commit([Delete(DU, subtree=True)], source=src, branch=sb.id)
     assert [m.dn for m in store.read(ME, scope=Scope.BASE_ALL, branch=sb.id)] == [ME]
-    store.commit(
-        [Create(DU, {"gNBId": 11, "gNBIdLength": 24, "gNBDUId": 1})], source=src, branch=sb.id
-    )
+    store.commit([Create(DU, {"gNBId": 11, "gNBIdLength": 24, "gNBDUId": 1})], source=src, branch=sb.id)
     got = store.get(DU, branch=sb.id)
     assert got is not None
     assert got.attrs["gNBId"] == 11

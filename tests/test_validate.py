@@ -40,9 +40,7 @@ def good_cell() -> dict[str, Any]:
         "resourceType": "PRB",
         "pLMNInfoList": [dict(PLMN)],
         "rRMPolicyMemberList": [dict(PLMN)],
-        "nPNIdentityList": [
-            {"idx": 0, "plmnid": [{"mcc": "310", "mnc": "410"}], "cAGIdList": "1", "nIDList": "2"}
-        ],
+        "nPNIdentityList": [{"idx": 0, "plmnid": [{"mcc": "310", "mnc": "410"}], "cAGIdList": "1", "nIDList": "2"}],
         "nRSectorCarrierRef": [f"{DU},NRSectorCarrier=1"],
         "bWPRef": [f"{DU},BWP=1"],
         "victimSetRef": "SubNetwork=RAN,RimRSGlobal=1,RimRSSet=1",
@@ -152,9 +150,7 @@ def test_root_classes_are_fine_at_the_root(validator: Validator) -> None:
     assert "containment" not in {f.rule for f in found}
     found = validator.validate("ManagedElement=1", "ManagedElement", {}, parent_cls=None)
     assert "containment" not in {f.rule for f in found}
-    found = validator.validate(
-        "SubNetwork=A,SubNetwork=B", "SubNetwork", {}, parent_cls="SubNetwork"
-    )
+    found = validator.validate("SubNetwork=A,SubNetwork=B", "SubNetwork", {}, parent_cls="SubNetwork")
     assert "containment" not in {f.rule for f in found}
 
 
@@ -280,9 +276,7 @@ def test_range_of_discrete_values(validator: Validator) -> None:
         ({**PLMN, "sst": 256}, "pLMNInfoList[0].sst"),  # uint8
     ],
 )
-def test_string_patterns_and_lengths(
-    validator: Validator, entry: dict[str, Any], where: str
-) -> None:
+def test_string_patterns_and_lengths(validator: Validator, entry: dict[str, Any], where: str) -> None:
     cell = good_cell()
     cell["pLMNInfoList"] = [entry]
     assert rules(check_cell(validator, cell)) == {(where, "range")}
@@ -413,9 +407,7 @@ def test_oss_update_may_keep_but_not_change_read_only(validator: Validator) -> N
 def test_validate_never_raises(validator: Validator, registry: Registry, value: Any) -> None:
     for spec in registry:
         attrs = dict.fromkeys(spec.attributes, value)
-        found = validator.validate(
-            f"{ME},{spec.name}=1", spec.name, attrs, parent_cls="ManagedElement"
-        )
+        found = validator.validate(f"{ME},{spec.name}=1", spec.name, attrs, parent_cls="ManagedElement")
         assert all(isinstance(f, Finding) for f in found)
 
 

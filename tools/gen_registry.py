@@ -364,10 +364,7 @@ def yang_classes(modules: Iterable[Any]) -> dict[str, Desc]:
             if _is_class(child):
                 record(child, parent)
                 visit(child, child.arg)
-            elif (
-                child.keyword in ("container", "list", "choice", "case")
-                and child.arg != "attributes"
-            ):
+            elif child.keyword in ("container", "list", "choice", "case") and child.arg != "attributes":
                 visit(child, parent)
 
     def record(stmt: Any, parent: str | None) -> None:
@@ -425,17 +422,11 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [
-        (tag, rx)
-        for tag, rx in resolvers
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:null")
-    ]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:null")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|false)$"), list("tf"))
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:null", re.compile(r"^(?:null|~|)$"), ["n", "~", ""]
-)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:null|~|)$"), ["n", "~", ""])
 
 
 class OpenApi:
@@ -748,11 +739,7 @@ def _conversion(y: Desc, o: Desc) -> tuple[str, Desc] | None:
     if ykind == "boolean" and okind == "enum" and set(o.get("values", [])) == {"TRUE", "FALSE"}:
         return "bool-text", {}
     ofields = set(o.get("fields", {}))
-    if (
-        ykind in ("union", "string")
-        and okind == "struct"
-        and {"ipv4Address", "ipv6Address"} <= ofields
-    ):
+    if ykind in ("union", "string") and okind == "struct" and {"ipv4Address", "ipv6Address"} <= ofields:
         # An inet:ip-address in YANG, {ipv4Address | ipv6Address} in OpenAPI.
         return "ip", {}
     yfields = y.get("fields", {})
@@ -794,9 +781,7 @@ def _find_path(o: Desc, path: list[str]) -> Desc:
     return o
 
 
-def _merge_fields(
-    yf: dict[str, Desc], of: dict[str, Desc], issues: list[str], where: str
-) -> dict[str, Desc]:
+def _merge_fields(yf: dict[str, Desc], of: dict[str, Desc], issues: list[str], where: str) -> dict[str, Desc]:
     out: dict[str, Desc] = {}
     by_lower = {_lower(n): n for n in yf}
     cls = where.split(".", maxsplit=1)[0]
@@ -831,9 +816,7 @@ def _merge_fields(
         if paths:
             for yname2, path in paths.items():
                 used.add(yname2)
-                merged = _merge_value(
-                    yf[yname2], _find_path(odesc, path), path[-1], issues, f"{where}.{yname2}"
-                )
+                merged = _merge_value(yf[yname2], _find_path(odesc, path), path[-1], issues, f"{where}.{yname2}")
                 merged["oa_path"] = [oname, *path]
                 out[yname2] = merged
             continue
@@ -955,9 +938,7 @@ def build(specs: Path) -> tuple[Desc, list[str]]:
                 entry["parents"][p] = "yang"
         if o:
             entry["oa_file"] = o["file"]
-            entry["children"] = {
-                k: oa_to_canon.get(c, c) for k, (c, _f) in sorted(o["children"].items())
-            }
+            entry["children"] = {k: oa_to_canon.get(c, c) for k, (c, _f) in sorted(o["children"].items())}
             if o["flat"]:
                 entry["oa_flat_attrs"] = sorted(o["flat"])
                 issues.append(f"{name}: OpenAPI puts {sorted(o['flat'])} beside 'attributes'")
@@ -972,9 +953,7 @@ def build(specs: Path) -> tuple[Desc, list[str]]:
                 issues.append(f"{name}.{aname}: only in {attr['src']}")
     sources = {
         "yang": yang_revisions(modules),
-        "openapi": {
-            f: str(api.doc(f).get("info", {}).get("version", "")) for f in sorted(api.docs)
-        },
+        "openapi": {f: str(api.doc(f).get("info", {}).get("version", "")) for f in sorted(api.docs)},
     }
     return {"format": FORMAT, "sources": sources, "classes": classes}, sorted(set(issues))
 

@@ -216,29 +216,32 @@ class ObjectCheck:
             "representation: TS 32.158 resources",
             not self.shape,
             "; ".join(self.shape[:4]) + (f" (+{len(self.shape) - 4} more)" if len(self.shape) > 4 else "")
-            if self.shape else f"{self.shape_objects} objects: each has an id, and objectInstance, "
-            "objectClass and nesting agree",
+            if self.shape
+            else f"{self.shape_objects} objects: each has an id, and objectInstance, objectClass and nesting agree",
         )
         for cls in sorted(self.tallies):
             t = self.tallies[cls]
             seen = f"{t.objects} objects in {len(t.responses)} responses"
             if t.schema is None:
-                report.add(f"schema: {cls}", False, f"{seen}; the official files define no schema for "
-                           f"class {cls!r}", severity=WARNING)
+                report.add(
+                    f"schema: {cls}",
+                    False,
+                    f"{seen}; the official files define no schema for class {cls!r}",
+                    severity=WARNING,
+                )
                 continue
             if t.error_count:
-                report.add(f"schema: {cls}", False,
-                           f"{t.error_count} of {seen} violate {t.schema}: " + " | ".join(t.errors))
+                report.add(
+                    f"schema: {cls}", False, f"{t.error_count} of {seen} violate {t.schema}: " + " | ".join(t.errors)
+                )
             else:
                 report.add(f"schema: {cls}", True, f"{seen} valid against {t.schema}")
             if t.unknown_attrs:
                 names = ", ".join(f"{n} (e.g. {dn})" for n, dn in sorted(t.unknown_attrs.items())[:6])
-                report.add(f"schema: {cls} unknown attributes", False,
-                           f"not in {t.schema}: {names}", severity=WARNING)
+                report.add(f"schema: {cls} unknown attributes", False, f"not in {t.schema}: {names}", severity=WARNING)
             if t.unknown_children:
                 names = ", ".join(f"{n} (e.g. under {dn})" for n, dn in sorted(t.unknown_children.items()))
-                report.add(f"schema: {cls} unknown child keys", False,
-                           f"not in {t.schema}: {names}", severity=WARNING)
+                report.add(f"schema: {cls} unknown child keys", False, f"not in {t.schema}: {names}", severity=WARNING)
 
 
 # -- the ProvMnS contract ----------------------------------------------------------------------
@@ -295,15 +298,20 @@ class ContractCheck:
                 bad += b
                 notes += n
             if bad:
-                report.add(f"contract: {method} status and Content-Type", False,
-                           f"{len(bad)} of {len(done)} responses: " + " | ".join(bad[:4]))
+                report.add(
+                    f"contract: {method} status and Content-Type",
+                    False,
+                    f"{len(bad)} of {len(done)} responses: " + " | ".join(bad[:4]),
+                )
             else:
                 codes = sorted({ex.status for ex in done})
-                report.add(f"contract: {method} status and Content-Type", True,
-                           f"{len(done)} responses ({', '.join(map(str, codes))}) as TS28532_ProvMnS.yaml allows")
+                report.add(
+                    f"contract: {method} status and Content-Type",
+                    True,
+                    f"{len(done)} responses ({', '.join(map(str, codes))}) as TS28532_ProvMnS.yaml allows",
+                )
             if notes:
-                report.add(f"contract: {method} tolerated deviations", False, " | ".join(notes[:4]),
-                           severity=WARNING)
+                report.add(f"contract: {method} tolerated deviations", False, " | ".join(notes[:4]), severity=WARNING)
 
 
 # -- error bodies and attribute comparisons -------------------------------------------------------

@@ -79,9 +79,7 @@ class ProvClient:
 
     def __post_init__(self) -> None:
         self.prefix = "/" + self.prefix.strip("/") if self.prefix.strip("/") else ""
-        self._http = httpx.Client(
-            base_url=self.url.rstrip("/"), transport=self.transport, timeout=self.timeout
-        )
+        self._http = httpx.Client(base_url=self.url.rstrip("/"), transport=self.transport, timeout=self.timeout)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -138,8 +136,16 @@ class ProvClient:
             response = self._http.request(method, target, content=content, headers=all_headers)
             response.read()
         except httpx.HTTPError as exc:
-            ex = Exchange(method, target, content_type if content is not None else None, accept, 0, None, "",
-                          error=f"{type(exc).__name__}: {exc}")
+            ex = Exchange(
+                method,
+                target,
+                content_type if content is not None else None,
+                accept,
+                0,
+                None,
+                "",
+                error=f"{type(exc).__name__}: {exc}",
+            )
             self.exchanges.append(ex)
             return ex
         media = response.headers.get("content-type")
@@ -152,7 +158,16 @@ class ProvClient:
                 parsed = orjson.loads(response.content)
             except orjson.JSONDecodeError as exc:
                 json_error = f"the body is not JSON: {exc}"
-        ex = Exchange(method, target, content_type if content is not None else None, accept,
-                      response.status_code, media_type, text, parsed, json_error)
+        ex = Exchange(
+            method,
+            target,
+            content_type if content is not None else None,
+            accept,
+            response.status_code,
+            media_type,
+            text,
+            parsed,
+            json_error,
+        )
         self.exchanges.append(ex)
         return ex

@@ -105,9 +105,7 @@ class Report:
         styles = {"pass": "green", "FAIL": "bold red", "warn": "yellow"}
         for row in self.rows:
             verdict = row.verdict
-            table.add_row(
-                f"[{styles[verdict]}]{verdict}[/]", escape(row.check), escape(row.evidence)
-            )
+            table.add_row(f"[{styles[verdict]}]{verdict}[/]", escape(row.check), escape(row.evidence))
         console.print(table)
         style = "bold green" if self.failed == 0 else "bold red"
         console.print(f"[{style}]{escape(self.summary())}[/]")

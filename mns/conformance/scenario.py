@@ -117,8 +117,9 @@ class Scenario:
         """The canonical attributes of a found object."""
         return self.spelling.canonical_attrs(f.cls, f.attributes)
 
-    def add(self, check: str, problems: list[str], ex: Exchange | None, ok_text: str = "", *,
-            severity: str = ERROR) -> bool:
+    def add(
+        self, check: str, problems: list[str], ex: Exchange | None, ok_text: str = "", *, severity: str = ERROR
+    ) -> bool:
         """A row that passes when ``problems`` is empty, with the exchange as evidence."""
         where = ex.line if ex is not None else ""
         if problems:
@@ -126,8 +127,7 @@ class Scenario:
             body = ex.excerpt(160) if ex is not None and ex.status and not _ok(ex.status) else ""
             evidence = (f"{where}: {detail}" if where else detail) + (f" | body: {body}" if body else "")
             return self.report.add(check, False, evidence, severity=severity)
-        return self.report.add(check, True, f"{where}{': ' if where and ok_text else ''}{ok_text}",
-                               severity=severity)
+        return self.report.add(check, True, f"{where}{': ' if where and ok_text else ''}{ok_text}", severity=severity)
 
     def guarded(self, phase: str, step: Callable[[], None]) -> None:
         """Run a phase; a suite error becomes a failed row instead of ending the run."""
@@ -165,9 +165,13 @@ class Scenario:
         tree = self.tree
         count = sum(len(o.attrs) for o in tree.objects)
         notes = "; left out: " + _join(tree.notes) if tree.notes else ""
-        self.report.add("setup: test data from the class registry", True,
-                        f"{len(tree.objects)} objects under {tree.root.dn} with {count} attribute values "
-                        f"valid in both dialects{notes}", severity=WARNING)
+        self.report.add(
+            "setup: test data from the class registry",
+            True,
+            f"{len(tree.objects)} objects under {tree.root.dn} with {count} attribute values "
+            f"valid in both dialects{notes}",
+            severity=WARNING,
+        )
         for moi in tree.objects:
             if moi is tree.du and self.auto:
                 self.detect_dialect(moi)
@@ -190,14 +194,14 @@ class Scenario:
                 if dialect == STAGE2 and self._answers_openapi(moi, ex):
                     self.spelling = Spelling(OPENAPI, self.registry)
                     self.objects.spelling = self.spelling
-                self.report.add("setup: dialect", True,
-                                f"the producer speaks {self.spelling.dialect} (auto-detected: {ex.line})")
+                self.report.add(
+                    "setup: dialect", True, f"the producer speaks {self.spelling.dialect} (auto-detected: {ex.line})"
+                )
                 self.check_created(moi, ex)
                 return
         self.spelling = Spelling(STAGE2, self.registry)
         self.objects.spelling = self.spelling
-        self.report.add("setup: dialect", False,
-                        f"neither spelling of {moi.cls} was accepted: {' | '.join(tried)}")
+        self.report.add("setup: dialect", False, f"neither spelling of {moi.cls} was accepted: {' | '.join(tried)}")
 
     def _answers_openapi(self, moi: TestMoi, ex: Exchange) -> bool:
         """Whether a producer that took the stage-2 form answered in the OpenAPI spelling."""
@@ -274,27 +278,36 @@ class Scenario:
         found = self.expect_set("read: one object (no scope)", get(cell.dn), cell.dn, [cell.dn])
         mine = [f for f in found if f.dn == str(cell.dn)]
         if mine:
-            self.add("read: one object holds what was written", attr_problems(cell.attrs, self.canonical(mine[0])),
-                     None, f"{self.rel(cell.dn)}: {len(cell.attrs)} attributes as written")
+            self.add(
+                "read: one object holds what was written",
+                attr_problems(cell.attrs, self.canonical(mine[0])),
+                None,
+                f"{self.rel(cell.dn)}: {len(cell.attrs)} attributes as written",
+            )
         self.expect_set("read: scope BASE_ONLY", get(root, {"scopeType": "BASE_ONLY"}, JSON), root, by_level[0])
         for level in (1, 2):
             self.expect_set(
                 f"read: scope BASE_NTH_LEVEL {level}",
                 get(root, {"scopeType": "BASE_NTH_LEVEL", "scopeLevel": str(level)}, HIERARCHICAL),
-                root, by_level[level],
+                root,
+                by_level[level],
             )
         self.expect_set(
             "read: scope BASE_NTH_LEVEL 2 as a flat list",
-            get(root, {"scopeType": "BASE_NTH_LEVEL", "scopeLevel": "2"}, FLAT), root, by_level[2],
+            get(root, {"scopeType": "BASE_NTH_LEVEL", "scopeLevel": "2"}, FLAT),
+            root,
+            by_level[2],
         )
         self.expect_set(
             "read: scope BASE_SUBTREE level 2",
-            get(root, {"scopeType": "BASE_SUBTREE", "scopeLevel": "2"}, JSON), root,
+            get(root, {"scopeType": "BASE_SUBTREE", "scopeLevel": "2"}, JSON),
+            root,
             [d for lvl in (0, 1, 2) for d in by_level[lvl]],
         )
         for media in (JSON, HIERARCHICAL, FLAT):
-            self.expect_set(f"read: scope BASE_ALL as {media}",
-                            get(root, {"scopeType": "BASE_ALL"}, media), root, everything)
+            self.expect_set(
+                f"read: scope BASE_ALL as {media}", get(root, {"scopeType": "BASE_ALL"}, media), root, everything
+            )
         self.selections()
         self.filters(get)
 
@@ -318,20 +331,22 @@ class Scenario:
 
         du = tree.du
         label = self.spelling.attr(du.cls, "userLabel")
-        ex = self.client.get(self.wire(du.dn), params={"scopeType": "BASE_NTH_LEVEL", "scopeLevel": "1",
-                                                         "attributes": label})
+        ex = self.client.get(
+            self.wire(du.dn), params={"scopeType": "BASE_NTH_LEVEL", "scopeLevel": "1", "attributes": label}
+        )
         found = self.observe(ex, du.dn)
         problems = [] if ex.status == 200 else [f"expected 200, got {ex.status or ex.error}"]
         children = [f for f in found if f.has_attributes]
         want = {str(m.dn) for m in (tree.sector, tree.bwp, *tree.cells)}
         if ex.status == 200 and {f.dn for f in children} != want:
-            problems.append(f"returned {sorted(self.rel(f.dn) for f in children)}, expected the "
-                            f"{len(want)} children of {self.rel(du.dn)}")
+            problems.append(
+                f"returned {sorted(self.rel(f.dn) for f in children)}, expected the "
+                f"{len(want)} children of {self.rel(du.dn)}"
+            )
         for f in children:
             if set(f.attributes) != {label}:
                 problems.append(f"{self.rel(f.dn)} has {sorted(f.attributes)}")
-        self.add("read: attributes selection with a scope", problems, ex,
-                 f"{len(children)} children with only {label}")
+        self.add("read: attributes selection with a scope", problems, ex, f"{len(children)} children with only {label}")
 
         attr = "pLMNInfoList"
         spec = self.registry.get(cell.cls)
@@ -355,17 +370,26 @@ class Scenario:
         cls = self.spelling.cls("NRCellDU")
         pci = self.spelling.attr("NRCellDU", "nRPCI")
         all_scope = {"scopeType": "BASE_ALL"}
-        self.expect_set("read: filter selecting a class",
-                        get(root, {**all_scope, "filter": f"//{cls}"}, HIERARCHICAL),
-                        root, [c.dn for c in tree.cells])
+        self.expect_set(
+            "read: filter selecting a class",
+            get(root, {**all_scope, "filter": f"//{cls}"}, HIERARCHICAL),
+            root,
+            [c.dn for c in tree.cells],
+        )
         target = tree.cells[1]
-        self.expect_set("read: filter comparing an attribute",
-                        get(root, {**all_scope, "filter": f"//{cls}[attributes/{pci}={target.attrs['nRPCI']}]"}, FLAT),
-                        root, [target.dn])
+        self.expect_set(
+            "read: filter comparing an attribute",
+            get(root, {**all_scope, "filter": f"//{cls}[attributes/{pci}={target.attrs['nRPCI']}]"}, FLAT),
+            root,
+            [target.dn],
+        )
         label = tree.cells[0].attrs["userLabel"]
-        self.expect_set("read: filter on any class",
-                        get(root, {**all_scope, "filter": f"//*[attributes/userLabel='{label}']"}, FLAT),
-                        root, [m.dn for m in tree.objects if m.attrs.get("userLabel") == label])
+        self.expect_set(
+            "read: filter on any class",
+            get(root, {**all_scope, "filter": f"//*[attributes/userLabel='{label}']"}, FLAT),
+            root,
+            [m.dn for m in tree.objects if m.attrs.get("userLabel") == label],
+        )
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -385,8 +409,7 @@ class Scenario:
         ex = self.client.get(self.wire(dn))
         return [] if ex.status == 404 else [f"{self.rel(dn)}: GET answered {ex.status or ex.error}, not 404"]
 
-    def write(self, check: str, ex: Exchange, ok: frozenset[int], ok_text: str = "",
-              base: DN | None = None) -> bool:
+    def write(self, check: str, ex: Exchange, ok: frozenset[int], ok_text: str = "", base: DN | None = None) -> bool:
         """A write's status row; a representation that comes back is validated too."""
         want = " or ".join(map(str, sorted(ok)))
         problems = [] if ex.status in ok else [f"expected {want}, got {ex.status or ex.error}"]
@@ -401,11 +424,14 @@ class Scenario:
         cls = cell1.cls
 
         # RFC 7396 merge patch: change one attribute, remove another with null
-        merge: dict[str, Any] = {"attributes": {self.spelling.attr(cls, "administrativeState"): "LOCKED",
-                                                self.spelling.attr(cls, "userLabel"): None}}
+        merge: dict[str, Any] = {
+            "attributes": {
+                self.spelling.attr(cls, "administrativeState"): "LOCKED",
+                self.spelling.attr(cls, "userLabel"): None,
+            }
+        }
         ex = self.client.patch(self.wire(cell1.dn), merge, MERGE_PATCH)
-        if self.write(f"patch: {MERGE_PATCH}", ex, PATCH_OK, "administrativeState LOCKED, userLabel removed",
-                      cell1.dn):
+        if self.write(f"patch: {MERGE_PATCH}", ex, PATCH_OK, "administrativeState LOCKED, userLabel removed", cell1.dn):
             state = self.state[str(cell1.dn)]
             state["administrativeState"] = "LOCKED"
             state.pop("userLabel", None)
@@ -424,16 +450,25 @@ class Scenario:
             ],
         }
         ex = self.client.patch(self.wire(tree.du.dn), body, GPP_MERGE_PATCH)
-        if self.write(f"patch: {GPP_MERGE_PATCH}", ex, PATCH_OK,
-                      f"{self.rel(tree.du.dn)} userLabel, NRCellDU=4 created, NRCellDU=3 deleted", tree.du.dn):
+        if self.write(
+            f"patch: {GPP_MERGE_PATCH}",
+            ex,
+            PATCH_OK,
+            f"{self.rel(tree.du.dn)} userLabel, NRCellDU=4 created, NRCellDU=3 deleted",
+            tree.du.dn,
+        ):
             self.state[str(tree.du.dn)]["userLabel"] = "3gpp-merge-patched DU"
             self.state[str(cell4.dn)] = dict(cell4.attrs)
             self.state.pop(str(cell3.dn), None)
         problems, back = self.read_back(tree.du.dn)
         more, _ = self.read_back(cell4.dn)
         problems += more + self.absent(cell3.dn)
-        self.add(f"patch: {GPP_MERGE_PATCH} effect", problems, back,
-                 "the base changed, the child with attributes created, the one with null deleted")
+        self.add(
+            f"patch: {GPP_MERGE_PATCH} effect",
+            problems,
+            back,
+            "the base changed, the child with attributes created, the one with null deleted",
+        )
 
         # RFC 6902 JSON patch on the target's representation
         body_ops = [
@@ -453,21 +488,33 @@ class Scenario:
         rdn5 = self.wire(DN.of((cls, "5"))).uri
         body_ops = [
             {"op": "replace", "path": f"/{rdn2}#/attributes/{self.spelling.attr(cls, 'nRPCI')}", "value": 112},
-            {"op": "add", "path": f"/{rdn5}",
-             "value": {"id": "5", "attributes": self.spelling.attrs(cls, cell5.attrs)}},
+            {
+                "op": "add",
+                "path": f"/{rdn5}",
+                "value": {"id": "5", "attributes": self.spelling.attrs(cls, cell5.attrs)},
+            },
             {"op": "remove", "path": f"/{rdn4}"},
         ]
         ex = self.client.patch(self.wire(tree.du.dn), body_ops, GPP_JSON_PATCH)
-        if self.write(f"patch: {GPP_JSON_PATCH}", ex, PATCH_OK,
-                      f"/{rdn2}#/attributes/..., add /{rdn5}, remove /{rdn4}", tree.du.dn):
+        if self.write(
+            f"patch: {GPP_JSON_PATCH}",
+            ex,
+            PATCH_OK,
+            f"/{rdn2}#/attributes/..., add /{rdn5}, remove /{rdn4}",
+            tree.du.dn,
+        ):
             self.state[str(cell2.dn)]["nRPCI"] = 112
             self.state[str(cell5.dn)] = dict(cell5.attrs)
             self.state.pop(str(cell4.dn), None)
         problems, back = self.read_back(cell2.dn)
         more, _ = self.read_back(cell5.dn)
         problems += more + self.absent(cell4.dn)
-        self.add(f"patch: {GPP_JSON_PATCH} effect", problems, back,
-                 "the attribute replaced, the object added and the one removed")
+        self.add(
+            f"patch: {GPP_JSON_PATCH} effect",
+            problems,
+            back,
+            "the attribute replaced, the object added and the one removed",
+        )
 
     def replace(self) -> None:
         """PUT over an existing object: a complete replacement, then an identical one."""
@@ -492,8 +539,7 @@ class Scenario:
         self.observe(ex, cell.dn)
         self.add("replace: PUT of an identical representation", problems, ex, f"{ex.status}, both allowed")
         problems, back = self.read_back(cell.dn, removed=["bWPRef"])
-        self.add("replace: effect (attributes left out are gone)", problems, back,
-                 "the new attributes, without bWPRef")
+        self.add("replace: effect (attributes left out are gone)", problems, back, "the new attributes, without bWPRef")
 
     def delete_leaf(self) -> None:
         """DELETE of a leaf object, then reading it gives 404."""
@@ -512,8 +558,9 @@ class Scenario:
         status_problems = [] if ex.status in statuses else [f"expected {want}, got {ex.status or ex.error}"]
         self.add(f"error: {name}: status", status_problems, ex, f"expected {want}")
         body_problems = error_body_problems(ex, self.specs) if ex.status >= 400 else ["not an error response"]
-        self.add(f"error: {name}: ErrorResponse", body_problems, ex,
-                 f"TS28623_ComDefs.yaml ErrorResponse: {ex.excerpt(120)}")
+        self.add(
+            f"error: {name}: ErrorResponse", body_problems, ex, f"TS28623_ComDefs.yaml ErrorResponse: {ex.excerpt(120)}"
+        )
 
     def errors(self) -> None:
         """Requests a producer must refuse, each with an ErrorResponse."""
@@ -528,21 +575,26 @@ class Scenario:
         wrong = root.child("ManagedElement", "conformance-a")
         ex = self.client.put(self.wire(wrong), {**self.resource(tree.me), "id": "conformance-b"})
         self.error_case("PUT with an id differing from the URI", ex, frozenset({400, 409, 422}))
-        self.add("error: PUT with an id differing from the URI: nothing created",
-                 self.absent(wrong) + self.absent(root.child("ManagedElement", "conformance-b")), None,
-                 "neither id exists")
+        self.add(
+            "error: PUT with an id differing from the URI: nothing created",
+            self.absent(wrong) + self.absent(root.child("ManagedElement", "conformance-b")),
+            None,
+            "neither id exists",
+        )
 
         cell = tree.cells[1]
-        ex = self.client.patch(self.wire(cell.dn), b"<attributes><userLabel>x</userLabel></attributes>",
-                               "application/xml")
+        ex = self.client.patch(
+            self.wire(cell.dn), b"<attributes><userLabel>x</userLabel></attributes>", "application/xml"
+        )
         self.error_case("PATCH with an unsupported media type", ex, frozenset({415}))
 
         body = {"attributes": {self.spelling.attr(cell.cls, "nRPCI"): "x"}}
         ex = self.client.patch(self.wire(cell.dn), body, MERGE_PATCH)
         self.error_case("invalid attribute value (nRPCI 'x')", ex, frozenset({400, 422}))
         problems, back = self.read_back(cell.dn)
-        self.add("error: invalid attribute value (nRPCI 'x'): nothing changed", problems, back,
-                 "the object is as before")
+        self.add(
+            "error: invalid attribute value (nRPCI 'x'): nothing changed", problems, back, "the object is as before"
+        )
 
         ex = self.client.get(self.wire(root), params={"scopeType": "BASE_EVERYTHING"})
         self.error_case("unknown scopeType", ex, frozenset({400}))
@@ -568,10 +620,13 @@ class Scenario:
                 if dn != str(root):
                     self.client.delete(self.wire(DN.parse(dn)))
             retry = self.client.delete(self.wire(root))
-            self.report.add("cleanup: DELETE of the root deletes its subtree", False,
-                            f"{ex.evidence(160)}; deleted leaves first, then {retry.line}", severity=WARNING)
+            self.report.add(
+                "cleanup: DELETE of the root deletes its subtree",
+                False,
+                f"{ex.evidence(160)}; deleted leaves first, then {retry.line}",
+                severity=WARNING,
+            )
         else:
-            self.write("cleanup: DELETE of the root deletes its subtree", ex, DELETE_OK,
-                       f"{root} and its subtree")
+            self.write("cleanup: DELETE of the root deletes its subtree", ex, DELETE_OK, f"{root} and its subtree")
         left = [p for d in (root, tree.me.dn, tree.cells[0].dn) for p in self.absent(d)]
         self.add("cleanup: the test subtree is gone", left, None, f"{root} and its descendants answer 404")

@@ -159,9 +159,7 @@ class OpenApiSpecs:
         key = f"{file}#{schema}"
         validator = self._validators.get(key)
         if validator is None:
-            validator = jsonschema.Draft4Validator(
-                {"$ref": self.ref(file, schema)}, registry=self.registry
-            )
+            validator = jsonschema.Draft4Validator({"$ref": self.ref(file, schema)}, registry=self.registry)
             self._validators[key] = validator
         return validator
 

@@ -73,8 +73,15 @@ class Subtree:
     def objects(self) -> list[TestMoi]:
         """Every planned object in creation order (parents before children)."""
         return [
-            self.root, self.me, self.du, self.sector, self.bwp, *self.cells,
-            self.cucp, *self.cell_cus, self.relation,
+            self.root,
+            self.me,
+            self.du,
+            self.sector,
+            self.bwp,
+            *self.cells,
+            self.cucp,
+            *self.cell_cus,
+            self.relation,
         ]
 
     def cell(self, cell_id: str, pci: int) -> TestMoi:
@@ -142,9 +149,7 @@ def _element_ok(spec: AttrSpec, value: Any) -> bool:
             return False
         return True
     if kind == "struct":
-        return isinstance(value, dict) and all(
-            k in spec.fields and _valid(spec.fields[k], v) for k, v in value.items()
-        )
+        return isinstance(value, dict) and all(k in spec.fields and _valid(spec.fields[k], v) for k, v in value.items())
     return True
 
 
@@ -218,8 +223,9 @@ def fit(registry: Registry, cls: str, hints: Mapping[str, Any], notes: list[str]
 # -- the plan ------------------------------------------------------------------------------------
 
 
-def _moi(subtree_notes: list[str], registry: Registry, check: SchemaCheck | None, dn: DN,
-         hints: Mapping[str, Any]) -> TestMoi:
+def _moi(
+    subtree_notes: list[str], registry: Registry, check: SchemaCheck | None, dn: DN, hints: Mapping[str, Any]
+) -> TestMoi:
     attrs = fit(registry, dn.cls, hints, subtree_notes)
     if check is not None:
         for name in check(dn.cls, attrs):
@@ -265,67 +271,86 @@ def plan_subtree(root_id: str, registry: Registry, check: SchemaCheck | None = N
     def make(dn: DN, hints: Mapping[str, Any]) -> TestMoi:
         return _moi(notes, registry, check, dn, hints)
 
-    root = make(DN.of(("SubNetwork", root_id)), {
-        "userLabel": "mns conformance suite (deleted at the end of the run)",
-        "userDefinedNetworkType": "NR",
-        "setOfMcc": ["001"],
-        "priorityLabel": 1,
-    })
-    me = make(root.dn.child("ManagedElement", "1"), {"userLabel": "conformance gNB", "priorityLabel": 1})
-    du = make(me.dn.child("GNBDUFunction", "1"), {
-        "userLabel": "conformance DU",
-        "gNBId": GNB_ID,
-        "gNBIdLength": GNB_ID_LENGTH,
-        "gNBDUId": 1,
-        "gNBDUName": "conformance-DU",
-        "priorityLabel": 1,
-    })
-    sector = make(du.dn.child("NRSectorCarrier", "1"), {
-        "userLabel": "conformance carrier",
-        "txDirection": "DL_AND_UL",
-        "configuredMaxTxPower": 200000,
-        "arfcnDL": 636666,
-        "arfcnUL": 636666,
-        "bSChannelBwDL": 100,
-        "bSChannelBwUL": 100,
-        "priorityLabel": 1,
-    })
-    bwp = make(du.dn.child("BWP", "1"), {
-        "userLabel": "conformance initial DL BWP",
-        "bwpContext": "DL",
-        "isInitialBwp": "INITIAL",
-        "subCarrierSpacing": 30,
-        "cyclicPrefix": "NORMAL",
-        "startRB": 0,
-        "numberOfRBs": 273,
-        "priorityLabel": 1,
-    })
-    cucp = make(me.dn.child("GNBCUCPFunction", "1"), {
-        "userLabel": "conformance CU-CP",
-        "gNBId": GNB_ID,
-        "gNBIdLength": GNB_ID_LENGTH,
-        "gNBCUName": "conformance-CU",
-        "pLMNId": [{"mcc": PLMN["mcc"], "mnc": PLMN["mnc"]}],
-        "priorityLabel": 1,
-    })
-    cell_cus = tuple(
-        make(cucp.dn.child("NRCellCU", cid), {
-            "userLabel": f"conformance cell {cid}",
-            "cellLocalId": int(cid),
-            "pLMNInfoList": [dict(PLMN)],
+    root = make(
+        DN.of(("SubNetwork", root_id)),
+        {
+            "userLabel": "mns conformance suite (deleted at the end of the run)",
+            "userDefinedNetworkType": "NR",
+            "setOfMcc": ["001"],
             "priorityLabel": 1,
-        })
+        },
+    )
+    me = make(root.dn.child("ManagedElement", "1"), {"userLabel": "conformance gNB", "priorityLabel": 1})
+    du = make(
+        me.dn.child("GNBDUFunction", "1"),
+        {
+            "userLabel": "conformance DU",
+            "gNBId": GNB_ID,
+            "gNBIdLength": GNB_ID_LENGTH,
+            "gNBDUId": 1,
+            "gNBDUName": "conformance-DU",
+            "priorityLabel": 1,
+        },
+    )
+    sector = make(
+        du.dn.child("NRSectorCarrier", "1"),
+        {
+            "userLabel": "conformance carrier",
+            "txDirection": "DL_AND_UL",
+            "configuredMaxTxPower": 200000,
+            "arfcnDL": 636666,
+            "arfcnUL": 636666,
+            "bSChannelBwDL": 100,
+            "bSChannelBwUL": 100,
+            "priorityLabel": 1,
+        },
+    )
+    bwp = make(
+        du.dn.child("BWP", "1"),
+        {
+            "userLabel": "conformance initial DL BWP",
+            "bwpContext": "DL",
+            "isInitialBwp": "INITIAL",
+            "subCarrierSpacing": 30,
+            "cyclicPrefix": "NORMAL",
+            "startRB": 0,
+            "numberOfRBs": 273,
+            "priorityLabel": 1,
+        },
+    )
+    cucp = make(
+        me.dn.child("GNBCUCPFunction", "1"),
+        {
+            "userLabel": "conformance CU-CP",
+            "gNBId": GNB_ID,
+            "gNBIdLength": GNB_ID_LENGTH,
+            "gNBCUName": "conformance-CU",
+            "pLMNId": [{"mcc": PLMN["mcc"], "mnc": PLMN["mnc"]}],
+            "priorityLabel": 1,
+        },
+    )
+    cell_cus = tuple(
+        make(
+            cucp.dn.child("NRCellCU", cid),
+            {
+                "userLabel": f"conformance cell {cid}",
+                "cellLocalId": int(cid),
+                "pLMNInfoList": [dict(PLMN)],
+                "priorityLabel": 1,
+            },
+        )
         for cid in CELL_IDS[:2]
     )
     nci = (GNB_ID << (36 - GNB_ID_LENGTH)) | 2
-    relation = make(cell_cus[0].dn.child("NRCellRelation", "1"), {
-        "adjacentNRCellRef": str(cell_cus[1].dn),
-        "nRTCI": (nci << 10) | (FIRST_PCI + 1),
-        "isHOAllowed": True,
-        "isRemoveAllowed": True,
-    })
-    subtree = Subtree(root, me, du, sector, bwp, (), cucp, cell_cus, relation, registry, check, notes)
-    subtree.cells = tuple(
-        _cell(subtree, cid, int(cid), FIRST_PCI + i) for i, cid in enumerate(CELL_IDS)
+    relation = make(
+        cell_cus[0].dn.child("NRCellRelation", "1"),
+        {
+            "adjacentNRCellRef": str(cell_cus[1].dn),
+            "nRTCI": (nci << 10) | (FIRST_PCI + 1),
+            "isHOAllowed": True,
+            "isRemoveAllowed": True,
+        },
     )
+    subtree = Subtree(root, me, du, sector, bwp, (), cucp, cell_cus, relation, registry, check, notes)
+    subtree.cells = tuple(_cell(subtree, cid, int(cid), FIRST_PCI + i) for i, cid in enumerate(CELL_IDS))
     return subtree

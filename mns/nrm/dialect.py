@@ -109,11 +109,7 @@ def _ip(to_oa: bool) -> Convert:
         if type(v) is dict and len(v) == 1:
             key, value = next(iter(v.items()))
             ipv6 = key == "ipv6Address"
-            if (
-                key in ("ipv4Address", "ipv6Address")
-                and type(value) is str
-                and ipv6 == (":" in value)
-            ):
+            if key in ("ipv4Address", "ipv6Address") and type(value) is str and ipv6 == (":" in value):
                 return value
         return v
 

@@ -73,8 +73,12 @@ Test = Callable[[Any], bool]
 Match = Callable[[str, str, Mapping[str, Any]], bool]
 
 _OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 _FLIP: Final = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _LEVELS: Final = (("or",), ("and",), ("=", "!="), ("<", "<=", ">", ">="))
@@ -220,15 +224,14 @@ def _tokenize(text: str) -> list[_Tok]:
         m = _TOKEN_RE.match(text, i)
         if m is None:
             if text[i] in "\"'":
-                raise _bad(f"unterminated string literal {text[i:i + 20]!r}", i + 1)
+                raise _bad(f"unterminated string literal {text[i : i + 20]!r}", i + 1)
             raise _bad(f"unexpected character {text[i]!r}", i + 1)
         kind, value, pos = m.lastgroup or "", m.group(), i + 1
         i = m.end()
         # After an operand, '*' multiplies and and/or/div/mod are operators (XPath 1.0 3.7).
         last = toks[-1] if toks else None
         after_operand = last is not None and (
-            last.kind in ("name", "str", "num")
-            or (last.kind == "sym" and last.value in (")", "]", ".", ".."))
+            last.kind in ("name", "str", "num") or (last.kind == "sym" and last.value in (")", "]", ".", ".."))
         )
         if kind == "ws":
             continue
@@ -360,8 +363,7 @@ class _Parser:
             while self.is_op("|"):
                 bar = self.take()
                 if self.in_predicate:
-                    raise _bad("the union operator '|' inside a predicate is not supported",
-                               bar.pos)
+                    raise _bad("the union operator '|' inside a predicate is not supported", bar.pos)
                 value = _Binary("|", value, self.primary(), bar.pos)
         nxt = self.peek()
         if nxt.kind == "op" and nxt.value in _ARITHMETIC:
@@ -382,8 +384,7 @@ class _Parser:
             self.leave(")")
             nxt = self.peek()
             if nxt.value in ("[", "/", "//"):
-                raise _bad(f"a path or predicate after ')' ('{nxt.value}') is not supported",
-                           nxt.pos)
+                raise _bad(f"a path or predicate after ')' ('{nxt.value}') is not supported", nxt.pos)
             return inner
         if tok.value == "$":
             raise _bad("variable references ('$') are not supported", tok.pos)
@@ -405,8 +406,7 @@ class _Parser:
                 args.append(self.binary(0))
         self.leave(")")
         if len(args) != _FUNCTIONS[name]:
-            raise _bad(f"'{name}()' takes {_FUNCTIONS[name]} argument(s), not {len(args)}",
-                       tok.pos)
+            raise _bad(f"'{name}()' takes {_FUNCTIONS[name]} argument(s), not {len(args)}", tok.pos)
         return _Call(name, tuple(args), tok.pos)
 
     def path(self) -> _Path:
@@ -433,8 +433,7 @@ class _Parser:
                 pred = self.binary(0)
                 self.in_predicate -= 1
                 if isinstance(pred, float):
-                    raise _bad("positional predicates ('[number]') are not supported",
-                               bracket.pos + 1)
+                    raise _bad("positional predicates ('[number]') are not supported", bracket.pos + 1)
                 preds.append(pred)
                 self.leave("]")
             return _Step(tok.value, tuple(preds), tok.pos)
@@ -487,7 +486,8 @@ def _object_start(step: _Step) -> NodesFn:
     index = _OBJECT_FIELDS.get(step.test)
     if index is None:
         what = {".": "'.' (the object itself)", "*": "the step '*' on an object"}.get(
-            step.test, f"the step {step.test!r} (a child object or an unknown object field)")
+            step.test, f"the step {step.test!r} (a child object or an unknown object field)"
+        )
         raise _bad(f"{what} is not supported; test id, objectClass or attributes/...", step.pos)
     if not step.preds:
         return lambda ctx: [ctx[index]]
@@ -501,8 +501,7 @@ def _as_nodes(ctx: Ctx) -> Nodes:
 
 def _compile_path(path: _Path, where: str) -> NodesFn:
     if path.absolute:
-        raise _bad(f"an absolute path ('{path.absolute}...') inside a predicate is not supported",
-                   path.pos)
+        raise _bad(f"an absolute path ('{path.absolute}...') inside a predicate is not supported", path.pos)
     steps = list(path.steps)
     begin: NodesFn = _as_nodes
     if where == "object":
@@ -589,7 +588,7 @@ def _field_test(path: Any, where: str, test: Test) -> BoolFn | None:
     if where == "object" and (names[0] != "attributes" or len(names) < 2):
         return None
     on_object = where == "object"  # then names[0] is "attributes", read from ctx[2]
-    first, rest = names[on_object], names[on_object + 1:]
+    first, rest = names[on_object], names[on_object + 1 :]
     if rest:
         if not on_object:
             return lambda ctx: _walk(ctx, names, 0, test)
@@ -620,8 +619,10 @@ def _compile_compare(node: _Binary, where: str) -> Compiled:
     if op not in ("=", "!="):
         for kind, const in (lc, rc):
             if kind == "str" and math.isnan(_to_number(const)):
-                raise _bad(f"'{op}' compares numbers in XPath 1.0, so comparing with the "
-                           f"string {const!r} is always false", node.pos)
+                raise _bad(
+                    f"'{op}' compares numbers in XPath 1.0, so comparing with the string {const!r} is always false",
+                    node.pos,
+                )
     if lc[0] == "nodes" and rc[0] in ("str", "num"):
         test = _node_test(op, rc[0], rc[1])
         fast = _field_test(left, where, test)
@@ -724,8 +725,11 @@ def _branch(path: _Path) -> Branch:
     if head.test == ".":
         raise _bad("'.' cannot be a filter; select a class, e.g. //NRCellDU", head.pos)
     if len(rest) > 1 or (rest and rest[0].test != "attributes"):
-        raise _bad("a location path with more than one object step is not supported "
-                   "(a filter tests an object's own class, id and attributes)", rest[0].pos)
+        raise _bad(
+            "a location path with more than one object step is not supported "
+            "(a filter tests an object's own class, id and attributes)",
+            rest[0].pos,
+        )
     keys = None if head.test == "*" else frozenset({class_key(head.test)})
     preds: list[BoolFn] = []
     if head.preds:
@@ -751,8 +755,7 @@ def _paths(tree: Any, text: str) -> list[_Path]:
         else:
             what = f"'{path.op}'" if isinstance(path, _Binary) else f"'{path.name}()'"
             pos = path.pos
-        raise _bad(f"a filter must be a path selecting objects (e.g. //NRCellDU[...]), "
-                   f"not {what}", pos)
+        raise _bad(f"a filter must be a path selecting objects (e.g. //NRCellDU[...]), not {what}", pos)
     return paths
 
 

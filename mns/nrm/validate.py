@@ -78,9 +78,7 @@ def _fmt_ranges(ranges: tuple[Range, ...]) -> str:
         if lo == hi and lo is not None:
             parts.append(_num(lo))
         else:
-            parts.append(
-                f"{'min' if lo is None else _num(lo)}..{'max' if hi is None else _num(hi)}"
-            )
+            parts.append(f"{'min' if lo is None else _num(lo)}..{'max' if hi is None else _num(hi)}")
     return " | ".join(parts)
 
 
@@ -141,9 +139,7 @@ def _scalar_check(spec: AttrSpec) -> Check:
     if kind == "union":
         return _union_check(spec)
     if kind == "empty":
-        return lambda v: (
-            None if v is None or v == [None] else [("", TYPE, f"{_short(v)} is not empty")]
-        )
+        return lambda v: None if v is None or v == [None] else [("", TYPE, f"{_short(v)} is not empty")]
     return lambda v: None
 
 
@@ -320,9 +316,7 @@ def _struct_check(spec: AttrSpec) -> Check:
     ordered = tuple(sorted(required))
 
     # Entries of scalar members (PLMN info, S-NSSAI...) repeat across objects: remember good ones.
-    memo = all(
-        not f.multi and f.kind not in ("struct", "union", "any") for f in spec.fields.values()
-    )
+    memo = all(not f.multi and f.kind not in ("struct", "union", "any") for f in spec.fields.values())
     good: set[Any] = set()
 
     def check(v: Any) -> list[Problem] | None:
@@ -395,9 +389,7 @@ def attr_check(spec: AttrSpec) -> Check:
         if n == 0 and lo:
             return [("", MANDATORY, "is an empty list but needs at least one item")]
         if (lo is not None and n < lo) or (hi is not None and n > hi):
-            return [
-                ("", RANGE, f"has {n} items, allowed {lo or 0}..{hi if hi is not None else 'max'}")
-            ]
+            return [("", RANGE, f"has {n} items, allowed {lo or 0}..{hi if hi is not None else 'max'}")]
         out: list[Problem] | None = None
         for i, item in enumerate(v):
             found = one(item)
@@ -493,22 +485,14 @@ class Validator:
         except KeyError:
             c = self._compile(cls)
         if c is None:
-            return [
-                Finding(None, UNMODELLED, f"{cls} is not a modelled class; not validated", INFO)
-            ]
+            return [Finding(None, UNMODELLED, f"{cls} is not a modelled class; not validated", INFO)]
         found: list[Finding] = []
         spec = c.spec
         if parent_cls is None:
             if not spec.can_be_root:
-                found.append(
-                    Finding(None, CONTAINMENT, f"{spec.name} cannot be a root object ({dn})", ERROR)
-                )
+                found.append(Finding(None, CONTAINMENT, f"{spec.name} cannot be a root object ({dn})", ERROR))
         elif not spec.any_parent and parent_cls not in c.parents:
-            found.append(
-                Finding(
-                    None, CONTAINMENT, f"{spec.name} cannot be contained by {parent_cls}", ERROR
-                )
-            )
+            found.append(Finding(None, CONTAINMENT, f"{spec.name} cannot be contained by {parent_cls}", ERROR))
         checks = c.checks
         mandatory_severity = ERROR if strict else WARNING
         saw_none = False
@@ -523,13 +507,7 @@ class Validator:
             problems = check(value)
             if problems:
                 for path, rule, msg in problems:
-                    sev = (
-                        mandatory_severity
-                        if rule == MANDATORY
-                        else WARNING
-                        if rule == UNKNOWN_ATTRIBUTE
-                        else ERROR
-                    )
+                    sev = mandatory_severity if rule == MANDATORY else WARNING if rule == UNKNOWN_ATTRIBUTE else ERROR
                     found.append(Finding(name + path, rule, f"{name}{path}: {msg}", sev))
         required = c.mandatory_writable if writer == "oss" else c.mandatory
         absent = required.difference(attrs)

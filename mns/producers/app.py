@@ -39,9 +39,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(twin.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
-    app.include_router(
-        prov.build_router(prefix=settings.prov_prefix, branch_of=prov.live, source_of=prov.oss)
-    )
+    app.include_router(prov.build_router(prefix=settings.prov_prefix, branch_of=prov.live, source_of=prov.oss))
 
     @app.get(settings.root + "/", include_in_schema=False)
     async def index(request: Request) -> Response:

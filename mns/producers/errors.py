@@ -57,9 +57,7 @@ def install(app: FastAPI) -> None:
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()))
             parts.append(f"{where}: {err.get('msg', 'invalid')}")
-        return error_response(
-            400, "invalid request: " + "; ".join(parts), _revision_headers(request)
-        )
+        return error_response(400, "invalid request: " + "; ".join(parts), _revision_headers(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -68,9 +66,7 @@ def install(app: FastAPI) -> None:
             message = f"no such resource: {request.url.path}"
         if exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
-        return error_response(
-            exc.status_code, message, {**_revision_headers(request), **(exc.headers or {})}
-        )
+        return error_response(exc.status_code, message, {**_revision_headers(request), **(exc.headers or {})})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

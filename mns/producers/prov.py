@@ -89,24 +89,18 @@ def _media_type(request: Request) -> str:
 
 def _dn(path: str) -> DN:
     if not path:
-        raise BadRequest(
-            "the URI names no object: append the DN as path segments, e.g. /SubNetwork=1"
-        )
+        raise BadRequest("the URI names no object: append the DN as path segments, e.g. /SubNetwork=1")
     return DN.parse(path)
 
 
 def _dn_text(path: str) -> str:
     """The canonical comma form of the DN in a request path (no parse in the common case)."""
     if not path:
-        raise BadRequest(
-            "the URI names no object: append the DN as path segments, e.g. /SubNetwork=1"
-        )
+        raise BadRequest("the URI names no object: append the DN as path segments, e.g. /SubNetwork=1")
     return key_to_dn(to_key(path))
 
 
-def build_router(
-    *, prefix: str, branch_of: BranchOf, source_of: Callable[[Request], str]
-) -> APIRouter:
+def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Request], str]) -> APIRouter:
     """The ProvMnS routes under ``prefix`` (e.g. ``/ProvMnS/v1800``)."""
     router = APIRouter()
 
@@ -114,9 +108,7 @@ def build_router(
         store: Store = request.app.state.store
         return store
 
-    @router.get(
-        prefix + "/{dn_path:path}", operation_id="getMoi", summary="Reads one or multiple resources"
-    )
+    @router.get(prefix + "/{dn_path:path}", operation_id="getMoi", summary="Reads one or multiple resources")
     async def get_moi(request: Request, dn_path: str) -> Response:
         store = store_of(request)
         branch = branch_of(request)
@@ -136,19 +128,12 @@ def build_router(
             return Response(single(moi, attrs_out, _identity), media_type=media, headers=headers)
         rev = store.resolve(as_of, branch=branch)
         headers = {REVISION_HEADER: str(rev)}
-        if (
-            media != FLAT
-            and filter_ is None
-            and selection.everything
-            and scope.levels(level)[0] == 0
-        ):
+        if media != FLAT and filter_ is None and selection.everything and scope.levels(level)[0] == 0:
             # The common subtree read: stream rows straight into the tree.
             mois = store.read(dn, scope=scope, level=level, branch=branch, as_of=rev)
             first = next(mois)  # NotFound now, before the response starts
             return await _respond(hierarchical_all(_chain(first, mois)), media, headers)
-        objects = service.read(
-            store=store, dn=dn, scope=scope, level=level, filter_=filter_, rev=rev, branch=branch
-        )
+        objects = service.read(store=store, dn=dn, scope=scope, level=level, filter_=filter_, rev=rev, branch=branch)
         write = flat if media == FLAT else hierarchical
         chunks = write(objects, attrs_out, _identity)
         return await _respond(chunks, media, headers)
@@ -197,9 +182,7 @@ def build_router(
         dn = _dn(dn_path)
         media = _media_type(request)
         if media not in service.PATCH_TYPES:
-            raise UnsupportedMediaType(
-                f"PATCH takes {', '.join(service.PATCH_TYPES)}, not {media or 'no media type'}"
-            )
+            raise UnsupportedMediaType(f"PATCH takes {', '.join(service.PATCH_TYPES)}, not {media or 'no media type'}")
         body = _json_body(await request.body(), "PATCH")
         result = service.patch(
             store=store,

@@ -39,23 +39,17 @@ def build_router(*, prefix: str = "/TwinMnS/v1") -> APIRouter:
             headers={REVISION_HEADER: str(store.head())},
         )
 
-    @router.get(
-        prefix + "/diff", operation_id="getDiff", summary="What changed between two revisions"
-    )
+    @router.get(prefix + "/diff", operation_id="getDiff", summary="What changed between two revisions")
     async def diff(request: Request) -> Response:
         store = store_of(request)
         q = request.query_params
         if "from" not in q:
-            raise BadRequest(
-                "diff needs from= (a revision number or an RFC 3339 time); to= defaults to now"
-            )
+            raise BadRequest("diff needs from= (a revision number or an RFC 3339 time); to= defaults to now")
         f = store.resolve(parse_as_of(q["from"]))
         t = store.resolve(parse_as_of(q.get("to")))
         changes = [c.as_dict() for c in store.diff(f, t)]
         body = {"from": f, "to": t, "changes": changes}
-        return Response(
-            orjson.dumps(body), media_type="application/json", headers={REVISION_HEADER: str(t)}
-        )
+        return Response(orjson.dumps(body), media_type="application/json", headers={REVISION_HEADER: str(t)})
 
     @router.get(prefix + "/revisions", operation_id="getRevisions", summary="The newest revisions")
     async def revisions(request: Request) -> Response:

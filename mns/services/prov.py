@@ -69,9 +69,7 @@ def parse_as_of(value: str | None) -> AsOf:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise BadRequest(
-            f"asOf {value!r} is neither a revision number nor an RFC 3339 time"
-        ) from None
+        raise BadRequest(f"asOf {value!r} is neither a revision number nor an RFC 3339 time") from None
     if when.tzinfo is None:
         raise BadRequest(f"asOf {value!r} has no time zone (RFC 3339 needs one, e.g. Z)")
     return when
@@ -174,20 +172,14 @@ class _Plan:
             if before is None and attrs is not None:
                 creates.append(Create(key, attrs))
             elif before is not None and attrs is None:
-                deletes.append(
-                    (key_depth(to_key(key)), Delete(key, subtree=True, if_match=before.etag))
-                )
+                deletes.append((key_depth(to_key(key)), Delete(key, subtree=True, if_match=before.etag)))
             elif before is not None and attrs is not None and attrs != before.attrs:
                 updates.append(Put(key, attrs, if_match=before.etag))
         creates.sort(key=lambda op: key_depth(to_key(op.dn)))
         # Children first; a subtree delete of a parent already removed them, so only the
         # topmost deleted objects are sent.
         deleted = {op.dn for _, op in deletes}
-        top = [
-            op
-            for _, op in sorted(deletes, key=lambda d: d[0])
-            if str(DN.parse(op.dn).parent) not in deleted
-        ]
+        top = [op for _, op in sorted(deletes, key=lambda d: d[0]) if str(DN.parse(op.dn).parent) not in deleted]
         return [*creates, *updates, *top]
 
 
@@ -235,9 +227,7 @@ def patch(
             )
         except PreconditionFailed:
             if attempt == RETRIES - 1:
-                raise Conflict(
-                    f"{dn}: the objects changed while the patch was applied; try again", dn=dn
-                ) from None
+                raise Conflict(f"{dn}: the objects changed while the patch was applied; try again", dn=dn) from None
     raise AssertionError("unreachable")
 
 
@@ -245,9 +235,7 @@ def _attributes_of(body: Any, dn: DN) -> dict[str, Any] | None:
     if not isinstance(body, dict):
         raise BadRequest(f"{dn}: the patch document must be a JSON object (a Resource)", dn=str(dn))
     if "id" in body and str(body["id"]) != dn.id:
-        raise BadRequest(
-            f"{dn}: patch id {body['id']!r} differs from the target's id {dn.id!r}", dn=str(dn)
-        )
+        raise BadRequest(f"{dn}: patch id {body['id']!r} differs from the target's id {dn.id!r}", dn=str(dn))
     attrs = body.get("attributes", {})
     if attrs is None or attrs == "null":
         return None
@@ -271,9 +259,7 @@ def _merge_patch(plan: _Plan, dn: DN, body: Any) -> None:
         )
     attrs = _attributes_of(body, dn)
     if attrs is None:
-        raise BadRequest(
-            f"{dn}: attributes null deletes; use DELETE or a 3GPP merge patch", dn=str(dn)
-        )
+        raise BadRequest(f"{dn}: attributes null deletes; use DELETE or a 3GPP merge patch", dn=str(dn))
     current = plan.load(str(dn)) or {}
     plan.set(str(dn), json_merge_patch.merge(current, attrs))
 

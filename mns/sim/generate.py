@@ -309,12 +309,7 @@ def _nearest(xs: list[float], ys: list[float], k: int, bucket: float) -> list[tu
         todo, r = members, 2
         while todo:
             # Buckets within r of the query's hold every point within r * bucket of it.
-            cand = [
-                q
-                for dx in range(-r, r + 1)
-                for dy in range(-r, r + 1)
-                for q in grid.get((bx + dx, by + dy), ())
-            ]
+            cand = [q for dx in range(-r, r + 1) for dy in range(-r, r + 1) for q in grid.get((bx + dx, by + dy), ())]
             cxs = [xs[q] for q in cand]
             cys = [ys[q] for q in cand]
             limit = (r * bucket) ** 2
@@ -518,9 +513,7 @@ def plan_network(
 
 
 @lru_cache(maxsize=4)
-def _plan(
-    key: _TopoKey, root: str, length: int, center: tuple[float, float], plmn: tuple[str, str]
-) -> NetworkPlan:
+def _plan(key: _TopoKey, root: str, length: int, center: tuple[float, float], plmn: tuple[str, str]) -> NetworkPlan:
     topo = _topology(key)
     gnbs, seed, nfreq, isd = key.gnbs, key.seed, key.frequencies, key.isd
     pci = _pci_plan(topo, seed, nfreq)
