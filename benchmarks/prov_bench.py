@@ -231,8 +231,15 @@ def main() -> None:
                 r = client.get(url, params={"scopeType": "BASE_ALL"})
                 timings.append(time.perf_counter() - t)
                 size = len(r.content)
+        # The ceiling: the store's own subtree read of the same objects (streamed, in key
+        # order, without HTTP or JSON); the raw SQL read below it is for context.
         store = SqlStore(db)
-        n = sum(1 for _ in store.read(region, scope=Scope.BASE_ALL))
+        store_t = []
+        n = 0
+        for _ in range(3):
+            t = time.perf_counter()
+            n = sum(1 for _ in store.read(region, scope=Scope.BASE_ALL))
+            store_t.append(time.perf_counter() - t)
         raw = store.engine.raw_connection()
         raw_t = []
         for _ in range(3):
@@ -252,8 +259,8 @@ def main() -> None:
             (
                 f"subtree GET ({n:,} objects, {size / 2**20:.1f} MiB)",
                 f"{min(timings) * 1000:,.0f} ms",
-                f"raw store read {min(raw_t) * 1000:,.0f} ms",
-                f"{min(timings) / min(raw_t):.2f}x (goal <= 2x)",
+                f"store subtree read {min(store_t) * 1000:,.0f} ms (raw SQL {min(raw_t) * 1000:,.0f} ms)",
+                f"{min(timings) / min(store_t):.2f}x (goal <= 2x)",
             )
         )
         print(results[-1])

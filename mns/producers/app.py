@@ -38,8 +38,9 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.settings = settings
     errors.install(app)
-    app.include_router(twin.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
+    # ProvMnS first: route matching tries routes in order, and these are the hot ones.
     app.include_router(prov.build_router(prefix=settings.prov_prefix, branch_of=prov.live, source_of=prov.oss))
+    app.include_router(twin.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
 
     @app.get(settings.root + "/", include_in_schema=False)
     async def index(request: Request) -> Response:

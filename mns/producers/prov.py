@@ -229,7 +229,7 @@ async def _respond(chunks: Iterator[bytes], media: str, headers: dict[str, str])
     for chunk in chunks:
         head.append(chunk)
         size += len(chunk)
-        if size > 1 << 20:
+        if size > 1 << 23:
             break
     else:
         return Response(b"".join(head), media_type=media, headers=headers)

@@ -28,7 +28,7 @@ from mns.errors import (
     NotFound,
     PreconditionFailed,
 )
-from mns.nrm.dn import SEP_NEXT, key_depth, key_to_dn, to_key
+from mns.nrm.dn import SEP, SEP_NEXT, key_depth, key_to_dn, to_key
 from mns.store import schema
 from mns.store.api import (
     LIVE,
@@ -45,7 +45,7 @@ from mns.store.api import (
     Version,
     ops_for_changes,
 )
-from mns.store.db import CACHE_KIB, MMAP_BYTES, Db, SqlitePool
+from mns.store.db import CACHE_KIB, Db, SqlitePool
 from mns.store.write import ObjectValidator, _Writer
 
 _ONE_CURRENT = (
@@ -379,19 +379,28 @@ class SqlStore:
             cur.close()
 
     def roots(self, *, branch: int = LIVE, as_of: AsOf = None) -> list[Moi]:
-        """The root objects (depth 1)."""
+        """The root objects (depth 1), found by skipping from one root's subtree to the next."""
         with self._read() as conn:
             rev = self._resolve(conn, as_of, branch)
-            sql = (
-                "SELECT path FROM moi WHERE branch = ? AND depth = 1"
-                " AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"
-            )
-            base_rev = rev if branch == LIVE else self._base_rev(conn, branch)
-            paths = {r[0] for r in conn.exec_driver_sql(self._q(sql), (LIVE, base_rev, base_rev))}
+            keys = self._root_keys(conn, LIVE, rev if branch == LIVE else self._base_rev(conn, branch))
             if branch != LIVE:
-                paths |= {r[0] for r in conn.exec_driver_sql(self._q(sql), (branch, rev, rev))}
-            found = [self._get_at(conn, p, branch, rev) for p in sorted(paths)]
+                keys |= self._root_keys(conn, branch, rev)
+            found = [self._get_at(conn, k, branch, rev) for k in sorted(keys)]
         return [m for m in found if m is not None]
+
+    def _root_keys(self, conn: Db, branch: int, rev: int) -> set[str]:
+        # A loose index scan: one seek per root instead of a scan of the whole table.
+        sql = self._q(
+            "SELECT path FROM moi WHERE branch = ? AND path >= ? AND rev_from <= ?"
+            " AND (rev_to IS NULL OR rev_to > ?) ORDER BY path LIMIT 1"
+        )
+        keys: set[str] = set()
+        start = ""
+        while (row := conn.exec_driver_sql(sql, (branch, start, rev, rev)).first()) is not None:
+            root = row[0].split(SEP, 1)[0]
+            keys.add(root)
+            start = root + SEP_NEXT
+        return keys
 
     def count(self, *, branch: int = LIVE) -> int:
         """Number of current objects of the branch (sandbox: base plus its own changes)."""
@@ -755,7 +764,6 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=OFF")
         cur.execute(f"PRAGMA cache_size={CACHE_KIB}")
-        cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
