@@ -213,21 +213,20 @@ def hierarchical(objects: Iterable[tuple[Moi, bool]], attrs_out: AttrsOut, cls_o
     yield "".join(buf).encode()
 
 
-def hierarchical_all(objects: Iterable[Moi]) -> Iterator[bytes]:
+def hierarchical_all(rows: Iterable[tuple[str, str, str, int]]) -> Iterator[bytes]:
     """``hierarchical`` for the common case: every object selected, attributes as stored.
 
-    The hot loop of a subtree GET: one formatted string per object, no parsing.
+    The hot loop of a subtree GET, over the store's plain rows (``Store.scan``): one formatted
+    string per object, no parsing.
     """
     prefixes: list[str] = []
     child_cls: list[str | None] = []
     buf: list[str] = []
     append = buf.append
-    for moi in objects:
-        dn = moi.dn
+    for dn, cls, attrs, _rev in rows:
         while prefixes and not dn.startswith(prefixes[-1]):
             prefixes.pop()
             append("]}" if child_cls.pop() is not None else "}")
-        cls = moi.cls
         if prefixes:
             open_cls = child_cls[-1]
             if open_cls != cls:
@@ -235,9 +234,8 @@ def hierarchical_all(objects: Iterable[Moi]) -> Iterator[bytes]:
                 child_cls[-1] = cls
             else:
                 append(",")
-        attrs = moi.attrs_json if isinstance(moi.attrs_json, str) else moi.attrs_json.decode()
         if '"' in dn or "\\" in dn:
-            append(f'{_head(moi, str)},"attributes":{attrs}')
+            append(f"{_head(Moi(dn, cls, _rev, attrs), str)},\"attributes\":{attrs}")
         else:
             leaf = dn[dn.rindex("=") + 1 :]
             append(f'{{"id":"{leaf}","objectClass":"{cls}","objectInstance":"{dn}","attributes":{attrs}')

@@ -8,7 +8,7 @@ Every response carries ``X-Twin-Revision`` (the revision it reflects); objects c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
@@ -33,7 +33,9 @@ from mns.nrm.resource import (
 )
 from mns.producers.errors import REVISION_HEADER
 from mns.services import prov as service
-from mns.store.api import LIVE, Delete, Moi, Put, Scope, Store
+from mns.store.api import LIVE, Delete, Put, Scope, Store
+
+T = TypeVar("T")
 
 BranchOf = Callable[[Request], int]
 """Which branch a request addresses: the live twin, or a sandbox from the path."""
@@ -130,9 +132,9 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
         headers = {REVISION_HEADER: str(rev)}
         if media != FLAT and filter_ is None and selection.everything and scope.levels(level)[0] == 0:
             # The common subtree read: stream rows straight into the tree.
-            mois = store.read(dn, scope=scope, level=level, branch=branch, as_of=rev)
-            first = next(mois)  # NotFound now, before the response starts
-            return await _respond(hierarchical_all(_chain(first, mois)), media, headers)
+            rows = store.scan(dn, scope=scope, level=level, branch=branch, as_of=rev)
+            first = next(rows)  # NotFound now, before the response starts
+            return await _respond(hierarchical_all(_chain(first, rows)), media, headers)
         objects = service.read(store=store, dn=dn, scope=scope, level=level, filter_=filter_, rev=rev, branch=branch)
         write = flat if media == FLAT else hierarchical
         chunks = write(objects, attrs_out, _identity)
@@ -243,7 +245,7 @@ async def _respond(chunks: Iterator[bytes], media: str, headers: dict[str, str])
     return StreamingResponse(stream(), media_type=media, headers=headers)
 
 
-def _chain(first: Moi, rest: Iterator[Moi]) -> Iterator[Moi]:
+def _chain(first: T, rest: Iterator[T]) -> Iterator[T]:
     yield first
     yield from rest
 

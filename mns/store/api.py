@@ -263,6 +263,18 @@ class Store(Protocol):
         """Stream the scoped objects in key order (parents before children)."""
         ...
 
+    def scan(
+        self,
+        dn: str,
+        *,
+        scope: Scope = Scope.BASE_ONLY,
+        level: int = 0,
+        branch: int = LIVE,
+        as_of: AsOf = None,
+    ) -> Iterator[tuple[str, str, str, int]]:
+        """``read`` as plain (dn, class, attributes JSON, revision) tuples."""
+        ...
+
     def roots(self, *, branch: int = LIVE, as_of: AsOf = None) -> list[Moi]:
         """The root objects (depth 1)."""
         ...

@@ -23,7 +23,6 @@ branch = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.Text, nullable=False, default=""),
     sa.Column("base_rev", sa.Integer, nullable=True),
-    sa.Column("head_rev", sa.Integer, nullable=False, default=0),
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("author", sa.Text, nullable=False, default=""),
 )
@@ -37,7 +36,6 @@ revision = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("author", sa.Text, nullable=False),
     sa.Column("message", sa.Text, nullable=False),
-    sa.Index("ix_revision_time", "branch", "time"),
 )
 
 moi = sa.Table(

@@ -48,8 +48,11 @@ from mns.store.api import (
 from mns.store.db import CACHE_KIB, Db, SqlitePool
 from mns.store.write import ObjectValidator, _Writer
 
+# A branch's head is the newest revision in the revision table (a seek on its primary key):
+# keeping a counter in the branch row would cost every commit one more page write.
+_HEAD = "(SELECT COALESCE(MAX(rev), 0) FROM revision WHERE branch = b.id)"
 _ONE_CURRENT = (
-    "SELECT b.head_rev, m.cls, m.attrs, m.rev_from FROM branch b"
+    f"SELECT {_HEAD}, m.cls, m.attrs, m.rev_from FROM branch b"
     " LEFT JOIN moi m ON m.branch = b.id AND m.path = ? AND m.rev_to IS NULL WHERE b.id = 0"
 )
 _ONE_AT = (
@@ -101,7 +104,6 @@ class SqlStore:
                         id=LIVE,
                         name="live",
                         base_rev=None,
-                        head_rev=0,
                         created=time.time(),
                         author="",
                     )
@@ -143,11 +145,11 @@ class SqlStore:
 
     def _lock_branch(self, db: Db, branch: int) -> tuple[int, int | None]:
         # SQLite's write lock is already held; PostgreSQL serialises a branch's writers here.
-        sql = "SELECT head_rev, base_rev FROM branch WHERE id = ?" + (" FOR UPDATE" if self.postgres else "")
+        sql = "SELECT base_rev FROM branch WHERE id = ?" + (" FOR UPDATE" if self.postgres else "")
         row = db.exec_driver_sql(self._q(sql), (branch,)).first()
         if row is None:
             raise NotFound(f"sandbox {branch} does not exist")
-        return int(row[0]), row[1]
+        return self._head(db, branch), row[0]
 
     def _raw(self, conn: Db) -> Any:
         return conn.connection.dbapi_connection
@@ -158,7 +160,7 @@ class SqlStore:
         """The newest revision number of the branch (0 before the first commit)."""
         if self._pool is not None:
             with self._pool.reader() as fast:
-                row = fast.execute("SELECT head_rev FROM branch WHERE id = ?", (branch,)).fetchone()
+                row = fast.execute(f"SELECT {_HEAD} FROM branch b WHERE b.id = ?", (branch,)).fetchone()
             if row is None:
                 raise NotFound(f"sandbox {branch} does not exist")
             return int(row[0])
@@ -166,7 +168,7 @@ class SqlStore:
             return self._head(conn, branch)
 
     def _head(self, conn: Db, branch: int) -> int:
-        row = conn.exec_driver_sql(self._q("SELECT head_rev FROM branch WHERE id = ?"), (branch,)).first()
+        row = conn.exec_driver_sql(self._q(f"SELECT {_HEAD} FROM branch b WHERE b.id = ?"), (branch,)).first()
         if row is None:
             raise NotFound(f"sandbox {branch} does not exist")
         return int(row[0])
@@ -183,16 +185,25 @@ class SqlStore:
         if isinstance(as_of, datetime):
             if as_of.tzinfo is None:
                 raise BadRequest(f"time {as_of.isoformat()} has no time zone")
-            row = conn.exec_driver_sql(
-                self._q("SELECT MAX(rev) FROM revision WHERE branch = ? AND time <= ?"),
-                (branch, as_of.timestamp()),
-            ).first()
-            return int(row[0]) if row and row[0] is not None else 0
+            return self._rev_at_time(conn, branch, as_of.timestamp(), head)
         if isinstance(as_of, bool) or not isinstance(as_of, int) or as_of < 0:
             raise BadRequest(f"revision {as_of!r} is not a revision number")
         if as_of > head:
             raise NotFound(f"revision {as_of} does not exist (the newest is {head})")
         return as_of
+
+    def _rev_at_time(self, conn: Db, branch: int, when: float, head: int) -> int:
+        """The newest revision at or before ``when``: a binary search (revision times only grow)."""
+        sql = self._q("SELECT time FROM revision WHERE branch = ? AND rev = ?")
+        lo, hi = 0, head
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            row = conn.exec_driver_sql(sql, (branch, mid)).first()
+            if row is not None and row[0] <= when:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
 
     def revision(self, rev: int, *, branch: int = LIVE) -> Revision:
         """One revision's metadata."""
@@ -246,7 +257,7 @@ class SqlStore:
                     # One statement is one snapshot: the head and the row agree.
                     row = fast.execute(_ONE_CURRENT, (key,)).fetchone()
                     return row[0], Moi(key_to_dn(key), row[1], row[3], row[2]) if row[1] is not None else None
-                head = fast.execute("SELECT head_rev FROM branch WHERE id = 0").fetchone()[0]
+                head = fast.execute(f"SELECT {_HEAD} FROM branch b WHERE b.id = 0").fetchone()[0]
                 if not 0 <= as_of <= head:
                     raise NotFound(f"revision {as_of} does not exist (the newest is {head})")
                 # Revisions never change once committed: a second statement reads the same past.
@@ -290,26 +301,48 @@ class SqlStore:
         as_of: AsOf = None,
     ) -> Iterator[Moi]:
         """Stream the scoped objects in key order; NotFound (on first use) if the base is absent."""
+        return (Moi(d, c, r, a) for d, c, a, r in self.scan(dn, scope=scope, level=level, branch=branch, as_of=as_of))
+
+    def scan(
+        self,
+        dn: str,
+        *,
+        scope: Scope = Scope.BASE_ONLY,
+        level: int = 0,
+        branch: int = LIVE,
+        as_of: AsOf = None,
+    ) -> Iterator[tuple[str, str, str, int]]:
+        """``read`` as plain (dn, class, attributes JSON, revision) tuples: the lean path of big answers."""
         key = to_key(dn)
         if level < 0:
             raise BadRequest(f"scopeLevel {level} is negative")
         lo, hi = scope.levels(level)
-        return self._read_iter(key, lo, hi, branch, as_of)
+        return self._scan_iter(key, lo, hi, branch, as_of)
 
-    def _read_iter(self, key: str, lo: int, hi: int | None, branch: int, as_of: AsOf) -> Iterator[Moi]:
+    def _scan_iter(
+        self, key: str, lo: int, hi: int | None, branch: int, as_of: AsOf
+    ) -> Iterator[tuple[str, str, str, int]]:
+        dn = key_to_dn(key)
         with self._read() as conn:
             rev = self._resolve(conn, as_of, branch)
             if lo > 0 and self._get_at(conn, key, branch, rev) is None:
-                raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
-            rows = self._range(conn, key, lo, hi, branch, rev)
-            first = True
-            for moi in rows:
-                if first and lo == 0 and moi.dn != key_to_dn(key):
-                    raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
-                first = False
-                yield moi
-            if first and lo == 0:
-                raise NotFound(f"{key_to_dn(key)} does not exist", dn=key_to_dn(key))
+                raise NotFound(f"{dn} does not exist", dn=dn)
+            rows: Iterator[tuple[str, str, str, int]]
+            if branch == LIVE:
+                # Live rows are never tombstones: attrs is always set.
+                live = self._range_rows(conn, LIVE, key, lo, hi, rev)
+                rows = ((key_to_dn(p), c, a or "{}", r) for p, c, a, r in live)
+            else:
+                rows = ((m.dn, m.cls, str(m.attrs_json), m.rev) for m in self._range(conn, key, lo, hi, branch, rev))
+            first = next(rows, None)
+            if first is None:
+                if lo == 0:
+                    raise NotFound(f"{dn} does not exist", dn=dn)
+                return
+            if lo == 0 and first[0] != dn:
+                raise NotFound(f"{dn} does not exist", dn=dn)
+            yield first
+            yield from rows
 
     def _range(self, conn: Db, key: str, lo: int, hi: int | None, branch: int, rev: int | None) -> Iterator[Moi]:
         """Objects in ``key``'s subtree at depths base+lo..base+hi, as of ``rev``, key order.
@@ -514,7 +547,7 @@ class SqlStore:
             base_rev = self._resolve(conn, base, LIVE)
             now = time.time()
             result = conn.execute(
-                schema.branch.insert().values(name=name, base_rev=base_rev, head_rev=0, created=now, author=author)
+                schema.branch.insert().values(name=name, base_rev=base_rev, created=now, author=author)
             )
             assert result.inserted_primary_key is not None
             branch_id = int(result.inserted_primary_key[0])
@@ -526,7 +559,7 @@ class SqlStore:
             raise NotFound("branch 0 is the live twin, not a sandbox")
         with self._read() as conn:
             row = conn.exec_driver_sql(
-                self._q("SELECT id, name, base_rev, head_rev, created, author FROM branch WHERE id = ?"),
+                self._q(f"SELECT b.id, b.name, b.base_rev, {_HEAD}, b.created, b.author FROM branch b WHERE b.id = ?"),
                 (branch_id,),
             ).first()
         if row is None:
@@ -537,7 +570,10 @@ class SqlStore:
         """Every sandbox."""
         with self._read() as conn:
             rows = conn.exec_driver_sql(
-                self._q("SELECT id, name, base_rev, head_rev, created, author FROM branch WHERE id <> 0 ORDER BY id")
+                self._q(
+                    f"SELECT b.id, b.name, b.base_rev, {_HEAD}, b.created, b.author FROM branch b"
+                    " WHERE b.id <> 0 ORDER BY b.id"
+                )
             ).all()
         return [Branch(r[0], r[1], r[2], r[3], _ts(r[4]), r[5]) for r in rows]
 
@@ -649,14 +685,18 @@ class SqlStore:
                     w.settle()
                 if not (result.created or result.replaced or result.deleted):
                     raise _NoChange
-                now = time.time()
+                # Revision times never go backwards (the clock may), so time -> revision is a
+                # binary search over revision numbers.
+                last = conn.exec_driver_sql(
+                    self._q("SELECT time FROM revision WHERE branch = ? AND rev = ?"), (branch, head)
+                ).first()
+                now = max(time.time(), last[0] if last else 0.0)
                 conn.exec_driver_sql(
                     self._q(
                         "INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"
                     ),
                     (branch, head + 1, now, source, author, message),
                 )
-                conn.exec_driver_sql(self._q("UPDATE branch SET head_rev = ? WHERE id = ?"), (head + 1, branch))
                 result.revision = Revision(branch, head + 1, _ts(now), source, author, message)
         except _NoChange:
             pass
