@@ -346,3 +346,35 @@ def test_delete_subtree_and_history(client: TestClient, store: SqlStore) -> None
     assert client.get("/TwinMnS/v1/diff").status_code == 400
     revs = client.get("/TwinMnS/v1/revisions").json()["revisions"]
     assert [r["source"] for r in revs] == ["oss", "real"]
+
+
+def test_concurrent_writes_share_commits_but_not_revisions(store: SqlStore) -> None:
+    import asyncio
+
+    import httpx
+
+    store.commit((Create(o.dn, o.attrs, o.cls) for o in generate_network(3, seed=7)), source="real")
+    app = create_app(store)
+    cells = [f"{DU},NRCellDU={i}" for i in (1, 2, 3)]
+
+    async def go() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin") as c:
+            writes = [
+                c.patch(
+                    uri(cells[i % 3]),
+                    json={"attributes": {"userLabel": f"w{i}"}},
+                    headers={"content-type": "application/merge-patch+json"},
+                )
+                for i in range(30)
+            ]
+            bad = c.patch(
+                uri(CELL), json={"attributes": {"nRPCI": -1}}, headers={"content-type": "application/merge-patch+json"}
+            )
+            return list(await asyncio.gather(*writes, bad))
+
+    responses = asyncio.run(go())
+    assert [r.status_code for r in responses[:-1]] == [204] * 30
+    assert responses[-1].status_code == 400
+    revisions = sorted(int(r.headers["x-twin-revision"]) for r in responses[:-1])
+    assert revisions == list(range(2, 32))  # one revision each, none lost, none shared
+    assert store.head() == 31

@@ -354,3 +354,29 @@ def test_streaming_read_is_lazy(store: SqlStore) -> None:
     first = [next(it) for _ in range(3)]
     assert [m.dn for m in first] == [SN, ME, DU]
     assert sum(1 for _ in it) == 3000
+
+
+def test_commit_batch_isolates_failures(store: SqlStore) -> None:
+    from mns.store import CommitJob
+
+    seed(store)
+    c1, c2 = f"{DU},NRCellDU=1", f"{DU},NRCellDU=2"
+    outcomes = store.commit_batch(
+        [
+            CommitJob([Update(c1, {"nRPCI": 101})], source="oss", message="first"),
+            CommitJob([Update(c2, {"nRPCI": 5000})], source="oss", message="invalid"),
+            CommitJob([Create(DU, {})], source="oss", message="duplicate"),
+            CommitJob([Update(c2, {"nRPCI": 102})], source="real", message="last"),
+        ]
+    )
+    assert isinstance(outcomes[1], InvalidObject)
+    assert isinstance(outcomes[2], AlreadyExists)
+    first, last = outcomes[0], outcomes[3]
+    assert not isinstance(first, Exception)
+    assert not isinstance(last, Exception)
+    assert (first.rev, last.rev) == (2, 3)
+    assert [r.message for r in store.revisions()] == ["last", "first", "seed"]
+    got1, got2 = store.get(c1), store.get(c2)
+    assert got1 is not None
+    assert got2 is not None
+    assert (got1.attrs["nRPCI"], got2.attrs["nRPCI"]) == (101, 102)

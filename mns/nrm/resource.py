@@ -235,7 +235,7 @@ def hierarchical_all(rows: Iterable[tuple[str, str, str, int]]) -> Iterator[byte
             else:
                 append(",")
         if '"' in dn or "\\" in dn:
-            append(f"{_head(Moi(dn, cls, _rev, attrs), str)},\"attributes\":{attrs}")
+            append(f'{_head(Moi(dn, cls, _rev, attrs), str)},"attributes":{attrs}')
         else:
             leaf = dn[dn.rindex("=") + 1 :]
             append(f'{{"id":"{leaf}","objectClass":"{cls}","objectInstance":"{dn}","attributes":{attrs}')

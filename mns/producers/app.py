@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from mns.producers import errors, prov, twin
+from mns.producers.batch import WriteBatcher
 from mns.store.api import Store
 
 
@@ -36,6 +37,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.store = store
+    app.state.batcher = WriteBatcher(store)
     app.state.settings = settings
     errors.install(app)
     # ProvMnS first: route matching tries routes in order, and these are the hot ones.

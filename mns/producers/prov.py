@@ -31,9 +31,10 @@ from mns.nrm.resource import (
     parse_resource,
     single,
 )
+from mns.producers.batch import WriteBatcher
 from mns.producers.errors import REVISION_HEADER
 from mns.services import prov as service
-from mns.store.api import LIVE, Delete, Put, Scope, Store
+from mns.store.api import LIVE, CommitJob, CommitResult, Delete, Put, Scope, Store
 
 T = TypeVar("T")
 
@@ -153,13 +154,14 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
             raise UnsupportedMediaType(f"PUT takes application/json, not {_media_type(request)}")
         body = _json_body(await request.body(), "PUT")
         attrs = parse_resource(body, cls=dn.cls, id_=dn.id, dn=str(dn))
-        result = store.commit(
+        job = CommitJob(
             [Put(str(dn), attrs, if_match=request.headers.get("if-match"))],
             source=source_of(request),
             author=request.headers.get(AUTHOR_HEADER, ""),
             message=f"PUT {dn}",
             branch=branch,
         )
+        result = await batcher_of(request).commit(job)
         if result.revision is None:
             return Response(status_code=204, headers={REVISION_HEADER: str(store.head(branch))})
         moi = store.get(str(dn), branch=branch, as_of=result.revision.rev)
@@ -186,16 +188,7 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
         if media not in service.PATCH_TYPES:
             raise UnsupportedMediaType(f"PATCH takes {', '.join(service.PATCH_TYPES)}, not {media or 'no media type'}")
         body = _json_body(await request.body(), "PATCH")
-        result = service.patch(
-            store=store,
-            dn=str(dn),
-            media_type=media,
-            body=body,
-            if_match=request.headers.get("if-match"),
-            branch=branch,
-            source=source_of(request),
-            author=request.headers.get(AUTHOR_HEADER, ""),
-        )
+        result = await _patch(request, store, str(dn), media, body, branch, source_of(request))
         rev = result.revision.rev if result.revision else store.head(branch)
         headers = {REVISION_HEADER: str(rev)}
         if result.revision and str(dn) in result.replaced + result.created:
@@ -211,17 +204,40 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
         store = store_of(request)
         branch = branch_of(request)
         dn = _dn(dn_path)
-        result = store.commit(
+        job = CommitJob(
             [Delete(str(dn), subtree=True, if_match=request.headers.get("if-match"))],
             source=source_of(request),
             author=request.headers.get(AUTHOR_HEADER, ""),
             message=f"DELETE {dn}",
             branch=branch,
         )
+        result = await batcher_of(request).commit(job)
         rev = result.revision.rev if result.revision else store.head(branch)
         return Response(status_code=200, headers={REVISION_HEADER: str(rev)})
 
     return router
+
+
+def batcher_of(request: Request) -> WriteBatcher:
+    """The app's group-commit batcher."""
+    batcher: WriteBatcher = request.app.state.batcher
+    return batcher
+
+
+async def _patch(
+    request: Request, store: Store, dn: str, media: str, body: Any, branch: int, source: str
+) -> CommitResult:
+    """Commit a PATCH through the batcher; it is planned inside the write transaction."""
+    job = service.patch_job(
+        dn=dn,
+        media_type=media,
+        body=body,
+        if_match=request.headers.get("if-match"),
+        branch=branch,
+        source=source,
+        author=request.headers.get(AUTHOR_HEADER, ""),
+    )
+    return await batcher_of(request).commit(job)
 
 
 async def _respond(chunks: Iterator[bytes], media: str, headers: dict[str, str]) -> Response:

@@ -9,8 +9,9 @@ concurrent change between the read and the write is retried, never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import json_merge_patch
@@ -18,10 +19,10 @@ import jsonpatch
 import jsonpointer
 import orjson
 
-from mns.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from mns.errors import AlreadyExists, BadRequest, Conflict, MnsError, NotFound, PreconditionFailed
 from mns.nrm.dn import DN, key_depth, key_to_dn, to_key
 from mns.nrm.filter import Filter
-from mns.store.api import LIVE, AsOf, CommitResult, Create, Delete, Moi, Op, Put, Scope, Store
+from mns.store.api import LIVE, AsOf, CommitJob, CommitResult, Create, Delete, Moi, Op, Put, Scope, Store, TxnView
 
 MERGE_PATCH = "application/merge-patch+json"
 GPP_MERGE_PATCH = "application/3gpp-merge-patch+json"
@@ -33,10 +34,6 @@ PATCH_TYPES = (MERGE_PATCH, GPP_MERGE_PATCH, JSON_PATCH, GPP_JSON_PATCH)
 def canonical(dn: str) -> str:
     """Canonical comma form of a DN (cheap for the common, unescaped case)."""
     return key_to_dn(to_key(dn))
-
-
-RETRIES = 3
-"""Times a patch is recomputed when a concurrent write changed what it read."""
 
 
 def parse_scope(scope_type: str | None, scope_level: str | None) -> tuple[Scope, int]:
@@ -132,8 +129,7 @@ def _leaf_id(dn: str) -> str:
 class _Plan:
     """The desired final state of every object a patch touches, with what it read."""
 
-    store: Store
-    branch: int
+    view: TxnView
     original: dict[str, Moi | None] = field(default_factory=dict)
     final: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     classes: dict[str, str] = field(default_factory=dict)
@@ -142,7 +138,7 @@ class _Plan:
         """The object's attributes as the patch sees them so far (None when absent)."""
         key = canonical(dn)
         if key not in self.original:
-            moi = self.store.get(key, branch=self.branch)
+            moi = self.view.get(key)
             self.original[key] = moi
             # A private copy, parsed afresh from the stored text: the patch may mutate it.
             self.final[key] = orjson.loads(moi.attrs_json) if moi else None
@@ -159,7 +155,7 @@ class _Plan:
         key = canonical(dn)
         if self.load(key) is None:
             raise NotFound(f"{key} does not exist", dn=key)
-        for moi in self.store.read(key, scope=Scope.BASE_ALL, branch=self.branch):
+        for moi in self.view.subtree(key):
             self.set(moi.dn, None)
 
     def ops(self) -> list[Op]:
@@ -173,14 +169,60 @@ class _Plan:
                 creates.append(Create(key, attrs))
             elif before is not None and attrs is None:
                 deletes.append((key_depth(to_key(key)), Delete(key, subtree=True, if_match=before.etag)))
-            elif before is not None and attrs is not None and attrs != before.attrs:
-                updates.append(Put(key, attrs, if_match=before.etag))
+            elif before is not None and attrs is not None:
+                updates.append(Put(key, attrs, if_match=before.etag))  # unchanged ones make no revision
         creates.sort(key=lambda op: key_depth(to_key(op.dn)))
         # Children first; a subtree delete of a parent already removed them, so only the
         # topmost deleted objects are sent.
         deleted = {op.dn for _, op in deletes}
         top = [op for _, op in sorted(deletes, key=lambda d: d[0]) if str(DN.parse(op.dn).parent) not in deleted]
         return [*creates, *updates, *top]
+
+
+_BUILDERS: dict[str, Callable[[_Plan, DN, Any], None]] = {}
+
+
+def plan_patch(view: TxnView, *, dn: str, media_type: str, body: Any, if_match: str | None) -> list[Op]:
+    """The store operations of a PATCH, planned inside the write transaction; raises domain errors.
+
+    Planned there, a PATCH sees every write committed before it, including those of the same
+    group commit, so concurrent patches of one object apply one after the other.
+    """
+    plan = _Plan(view)
+    base = plan.load(dn)
+    if if_match is not None:
+        moi = plan.original[canonical(dn)]
+        tags = {t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")}
+        if moi is None or not (tags & {moi.etag, "*"}):
+            raise PreconditionFailed(
+                f"{dn}: If-Match {if_match} does not match the current ETag {moi.etag if moi else '(absent)'}",
+                dn=dn,
+                current=moi.etag if moi else None,
+            )
+    if base is None and media_type in (MERGE_PATCH, JSON_PATCH):
+        raise NotFound(f"{DN.parse(dn)} does not exist", dn=dn)
+    _BUILDERS[media_type](plan, DN.parse(dn), body)
+    return plan.ops()
+
+
+def patch_job(
+    *,
+    dn: str,
+    media_type: str,
+    body: Any,
+    if_match: str | None,
+    branch: int = LIVE,
+    source: str = "oss",
+    author: str = "",
+) -> CommitJob:
+    """A PATCH of one of the four TS 28.532 media types as a commit job (one revision)."""
+    return CommitJob(
+        partial(plan_patch, dn=dn, media_type=media_type, body=body, if_match=if_match),
+        source=source,
+        author=author,
+        message=f"PATCH {media_type}",
+        branch=branch,
+    )
 
 
 def patch(
@@ -195,40 +237,13 @@ def patch(
     author: str = "",
 ) -> CommitResult:
     """Apply a PATCH of one of the four TS 28.532 media types as one revision."""
-    builders = {
-        MERGE_PATCH: _merge_patch,
-        GPP_MERGE_PATCH: _gpp_merge_patch,
-        JSON_PATCH: _json_patch,
-        GPP_JSON_PATCH: _gpp_json_patch,
-    }
-    build = builders[media_type]
-    for attempt in range(RETRIES):
-        plan = _Plan(store, branch)
-        base = plan.load(dn)
-        if if_match is not None:
-            moi = plan.original[canonical(dn)]
-            tags = {t.strip().removeprefix("W/").strip('"') for t in if_match.split(",")}
-            if moi is None or not (tags & {moi.etag, "*"}):
-                raise PreconditionFailed(
-                    f"{dn}: If-Match {if_match} does not match the current ETag {moi.etag if moi else '(absent)'}",
-                    dn=dn,
-                    current=moi.etag if moi else None,
-                )
-        if base is None and media_type in (MERGE_PATCH, JSON_PATCH):
-            raise NotFound(f"{DN.parse(dn)} does not exist", dn=dn)
-        build(plan, DN.parse(dn), body)
-        try:
-            return store.commit(
-                plan.ops(),
-                source=source,
-                author=author,
-                message=f"PATCH {media_type}",
-                branch=branch,
-            )
-        except PreconditionFailed:
-            if attempt == RETRIES - 1:
-                raise Conflict(f"{dn}: the objects changed while the patch was applied; try again", dn=dn) from None
-    raise AssertionError("unreachable")
+    job = patch_job(
+        dn=dn, media_type=media_type, body=body, if_match=if_match, branch=branch, source=source, author=author
+    )
+    outcome = store.commit_batch([job])[0]
+    if isinstance(outcome, MnsError):
+        raise outcome
+    return outcome
 
 
 def _attributes_of(body: Any, dn: DN) -> dict[str, Any] | None:
@@ -356,8 +371,6 @@ def _object_op(plan: _Plan, target: DN, op: Any, item: Mapping[str, Any], i: int
         attrs = _attributes_of(value, target)
         exists = plan.load(str(target)) is not None
         if op == "add" and exists:
-            from mns.errors import AlreadyExists
-
             raise AlreadyExists(f"{target} already exists (patch item {i})", dn=str(target))
         if op == "replace" and not exists:
             raise NotFound(f"{target} does not exist (patch item {i})", dn=str(target))
@@ -367,3 +380,13 @@ def _object_op(plan: _Plan, target: DN, op: Any, item: Mapping[str, Any], i: int
             f"{target}: patch item {i}: op {op!r} on a whole object is not supported (add, replace, remove)",
             dn=str(target),
         )
+
+
+_BUILDERS.update(
+    {
+        MERGE_PATCH: _merge_patch,
+        GPP_MERGE_PATCH: _gpp_merge_patch,
+        JSON_PATCH: _json_patch,
+        GPP_JSON_PATCH: _gpp_json_patch,
+    }
+)

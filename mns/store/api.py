@@ -8,12 +8,14 @@ addressed by their DN in canonical comma form (see ``mns.nrm.dn``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
+
+from mns.errors import MnsError
 
 LIVE = 0
 """Branch id of the live twin."""
@@ -223,6 +225,40 @@ class CommitResult:
         return self.revision.rev if self.revision else None
 
 
+class TxnView(Protocol):
+    """The current state as a write transaction sees it (its own writes included)."""
+
+    def get(self, dn: str) -> Moi | None:
+        """One object, or None."""
+        ...
+
+    def subtree(self, dn: str) -> Iterator[Moi]:
+        """The object and everything below it, parents first."""
+        ...
+
+
+Plan = Callable[[TxnView], Iterable[Op]]
+"""Operations computed inside the write transaction from the state it sees."""
+
+
+@dataclass(slots=True)
+class CommitJob:
+    """One change set to commit as a revision, for ``Store.commit_batch``.
+
+    ``ops`` are the operations, or a plan that computes them inside the transaction (so that
+    a read-modify-write, such as a PATCH, cannot race another write).
+    """
+
+    ops: Iterable[Op] | Plan
+    source: str
+    author: str = ""
+    message: str = ""
+    branch: int = LIVE
+    expect_head: int | None = None
+    precheck: Callable[[Any], None] | None = None
+    """Runs inside the transaction before the operations (e.g. a merge's conflict check)."""
+
+
 AsOf = int | datetime | None
 """A revision number, a time (the newest revision at or before it), or None for now."""
 
@@ -241,6 +277,10 @@ class Store(Protocol):
         expect_head: int | None = None,
     ) -> CommitResult:
         """Apply the operations as one atomic revision."""
+        ...
+
+    def commit_batch(self, jobs: Sequence[CommitJob]) -> list[CommitResult | MnsError]:
+        """Commit several change sets in one transaction, each its own revision."""
         ...
 
     def get(self, dn: str, *, branch: int = LIVE, as_of: AsOf = None) -> Moi | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from mns.errors import (
     BadRequest,
     MergeConflict,
+    MnsError,
     NotFound,
     PreconditionFailed,
 )
@@ -37,6 +38,7 @@ from mns.store.api import (
     Branch,
     Change,
     ChangeKind,
+    CommitJob,
     CommitResult,
     Moi,
     Op,
@@ -63,10 +65,6 @@ _ONE_AT = (
 
 def _ts(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
-
-
-class _NoChange(Exception):
-    """Raised inside a write transaction to roll back a commit that changed nothing."""
 
 
 class SqlStore:
@@ -134,14 +132,20 @@ class SqlStore:
             yield conn
 
     @contextmanager
-    def _write(self, branch: int) -> Iterator[tuple[Db, int, int | None]]:
-        """A write transaction holding the branch's write lock: yields (db, head, base_rev)."""
+    def _transaction(self) -> Iterator[Db]:
+        """A write transaction (SQLite: the process's writer and its lock, taken up front)."""
         if self._pool is not None:
             with self._pool.write() as db:
-                yield (db, *self._lock_branch(db, branch))
+                yield db
             return
         with self.engine.connect() as conn, conn.begin():
-            yield (conn, *self._lock_branch(conn, branch))
+            yield conn
+
+    @contextmanager
+    def _write(self, branch: int) -> Iterator[tuple[Db, int, int | None]]:
+        """A write transaction holding the branch's write lock: yields (db, head, base_rev)."""
+        with self._transaction() as db:
+            yield (db, *self._lock_branch(db, branch))
 
     def _lock_branch(self, db: Db, branch: int) -> tuple[int, int | None]:
         # SQLite's write lock is already held; PostgreSQL serialises a branch's writers here.
@@ -622,15 +626,18 @@ class SqlStore:
         def ops() -> Iterator[Op]:
             yield from ops_for_changes(changes)
 
-        return self._commit(
+        job = CommitJob(
             ops(),
             source=f"sandbox:{branch_id}",
             author=author,
             message=message or f"merge of sandbox {branch_id}",
             branch=LIVE,
-            expect_head=None,
             precheck=check,
         )
+        outcome = self.commit_batch([job])[0]
+        if isinstance(outcome, MnsError):
+            raise outcome
+        return outcome
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -645,61 +652,69 @@ class SqlStore:
         expect_head: int | None = None,
     ) -> CommitResult:
         """Apply the operations as one atomic revision; on any error nothing changes."""
-        if source not in SOURCES and not re.fullmatch(r"sandbox:\d+", source):
-            raise BadRequest(f"revision source {source!r} is not one of {', '.join(SOURCES)} or sandbox:<id>")
-        return self._commit(
-            ops,
-            source=source,
-            author=author,
-            message=message,
-            branch=branch,
-            expect_head=expect_head,
-        )
+        job = CommitJob(ops, source=source, author=author, message=message, branch=branch, expect_head=expect_head)
+        outcome = self.commit_batch([job])[0]
+        if isinstance(outcome, MnsError):
+            raise outcome
+        return outcome
 
-    def _commit(
-        self,
-        ops: Iterable[Op],
-        *,
-        source: str,
-        author: str,
-        message: str,
-        branch: int,
-        expect_head: int | None,
-        precheck: Callable[[Db], None] | None = None,
-    ) -> CommitResult:
-        result = CommitResult(None)
-        writer = "real" if source in ("real", "reconcile") else "oss"
-        try:
-            with self._write(branch) as (conn, head, base_rev):
-                if expect_head is not None and head != expect_head:
-                    raise PreconditionFailed(
-                        f"branch {branch} is at revision {head}, not {expect_head}",
-                        current=str(head),
-                    )
-                if precheck:
-                    precheck(conn)
-                w = _Writer(self, conn, branch, head + 1, base_rev or 0, writer, result)
+    def commit_batch(self, jobs: Sequence[CommitJob]) -> list[CommitResult | MnsError]:
+        """Commit several change sets in one transaction, each its own revision (group commit).
+
+        A job that fails with a domain error is rolled back to its savepoint and its error is
+        returned in its place; the others commit. The transaction's commit, the costly part
+        of a small write, is paid once for the group.
+        """
+        for job in jobs:
+            if job.source not in SOURCES and not re.fullmatch(r"sandbox:\d+", job.source):
+                raise BadRequest(f"revision source {job.source!r} is not one of {', '.join(SOURCES)} or sandbox:<id>")
+        outcomes: list[CommitResult | MnsError] = []
+        with self._transaction() as conn:
+            if len(jobs) == 1:
+                # Alone, a failing job rolls back the whole transaction: no savepoint needed.
+                outcomes.append(self._apply_job(conn, jobs[0]))
+                return outcomes
+            for job in jobs:
+                savepoint = conn.begin_nested()
                 try:
-                    w.apply(ops)
-                finally:
-                    w.settle()
-                if not (result.created or result.replaced or result.deleted):
-                    raise _NoChange
-                # Revision times never go backwards (the clock may), so time -> revision is a
-                # binary search over revision numbers.
-                last = conn.exec_driver_sql(
-                    self._q("SELECT time FROM revision WHERE branch = ? AND rev = ?"), (branch, head)
-                ).first()
-                now = max(time.time(), last[0] if last else 0.0)
-                conn.exec_driver_sql(
-                    self._q(
-                        "INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"
-                    ),
-                    (branch, head + 1, now, source, author, message),
-                )
-                result.revision = Revision(branch, head + 1, _ts(now), source, author, message)
-        except _NoChange:
-            pass
+                    outcomes.append(self._apply_job(conn, job))
+                except MnsError as exc:
+                    savepoint.rollback()
+                    outcomes.append(exc)
+                else:
+                    savepoint.commit()
+        return outcomes
+
+    def _apply_job(self, conn: Db, job: CommitJob) -> CommitResult:
+        """One revision inside an open write transaction; raises a domain error on bad input."""
+        result = CommitResult(None)
+        writer = "real" if job.source in ("real", "reconcile") else "oss"
+        head, base_rev = self._lock_branch(conn, job.branch)
+        if job.expect_head is not None and head != job.expect_head:
+            raise PreconditionFailed(
+                f"branch {job.branch} is at revision {head}, not {job.expect_head}", current=str(head)
+            )
+        if job.precheck:
+            job.precheck(conn)
+        w = _Writer(self, conn, job.branch, head + 1, base_rev or 0, writer, result)
+        ops = job.ops(_View(self, conn, w)) if callable(job.ops) else job.ops
+        try:
+            w.apply(ops)
+        finally:
+            w.settle()
+        if not (result.created or result.replaced or result.deleted):
+            return result  # nothing changed: no revision
+        # Revision times never go backwards (the clock may), so time -> revision is a binary
+        # search over revision numbers.
+        last = conn.exec_driver_sql(
+            self._q("SELECT time FROM revision WHERE branch = ? AND rev = ?"), (job.branch, head)
+        ).first()
+        now = max(time.time(), last[0] if last else 0.0)
+        conn.exec_driver_sql(
+            self._q("INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"),
+            (job.branch, head + 1, now, job.source, job.author, job.message),
+        )
+        result.revision = Revision(job.branch, head + 1, _ts(now), job.source, job.author, job.message)
         return result
 
     def _exists_live(self, conn: Db, keys: Sequence[str]) -> set[str]:
@@ -729,6 +744,27 @@ class SqlStore:
                 "INSERT INTO moi (branch, path, rev_from, rev_to, depth, cls, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+
+
+class _View:
+    """``TxnView`` over an open write transaction."""
+
+    def __init__(self, store: SqlStore, conn: Db, writer: _Writer) -> None:
+        self.store = store
+        self.conn = conn
+        self.writer = writer
+
+    def get(self, dn: str) -> Moi | None:
+        """One object as the transaction sees it, or None."""
+        key = to_key(dn)
+        row = self.writer.current(key)
+        if row is None or row.attrs_json is None:
+            return None
+        return Moi(key_to_dn(key), row.cls, row.rev_from, row.attrs_json)
+
+    def subtree(self, dn: str) -> Iterator[Moi]:
+        """The object and its descendants as the transaction sees them."""
+        return self.store._range(self.conn, to_key(dn), 0, None, self.writer.branch, None)
 
 
 def _overlay(
