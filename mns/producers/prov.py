@@ -34,7 +34,7 @@ from mns.nrm.resource import (
 from mns.producers.batch import WriteBatcher
 from mns.producers.errors import REVISION_HEADER
 from mns.services import prov as service
-from mns.store.api import LIVE, CommitJob, CommitResult, Delete, Put, Scope, Store
+from mns.store.api import LIVE, CommitJob, CommitResult, Delete, Op, Put, Scope, Store
 
 T = TypeVar("T")
 
@@ -154,14 +154,8 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
             raise UnsupportedMediaType(f"PUT takes application/json, not {_media_type(request)}")
         body = _json_body(await request.body(), "PUT")
         attrs = parse_resource(body, cls=dn.cls, id_=dn.id, dn=str(dn))
-        job = CommitJob(
-            [Put(str(dn), attrs, if_match=request.headers.get("if-match"))],
-            source=source_of(request),
-            author=request.headers.get(AUTHOR_HEADER, ""),
-            message=f"PUT {dn}",
-            branch=branch,
-        )
-        result = await batcher_of(request).commit(job)
+        put = Put(str(dn), attrs, if_match=request.headers.get("if-match"))
+        result = await _commit(request, [put], f"PUT {dn}", branch, source_of(request))
         if result.revision is None:
             return Response(status_code=204, headers={REVISION_HEADER: str(store.head(branch))})
         moi = store.get(str(dn), branch=branch, as_of=result.revision.rev)
@@ -204,14 +198,8 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
         store = store_of(request)
         branch = branch_of(request)
         dn = _dn(dn_path)
-        job = CommitJob(
-            [Delete(str(dn), subtree=True, if_match=request.headers.get("if-match"))],
-            source=source_of(request),
-            author=request.headers.get(AUTHOR_HEADER, ""),
-            message=f"DELETE {dn}",
-            branch=branch,
-        )
-        result = await batcher_of(request).commit(job)
+        delete = Delete(str(dn), subtree=True, if_match=request.headers.get("if-match"))
+        result = await _commit(request, [delete], f"DELETE {dn}", branch, source_of(request))
         rev = result.revision.rev if result.revision else store.head(branch)
         return Response(status_code=200, headers={REVISION_HEADER: str(rev)})
 
@@ -222,6 +210,13 @@ def batcher_of(request: Request) -> WriteBatcher:
     """The app's group-commit batcher."""
     batcher: WriteBatcher = request.app.state.batcher
     return batcher
+
+
+async def _commit(request: Request, ops: list[Op], message: str, branch: int, source: str) -> CommitResult:
+    """Commit operations through the batcher as one revision by the request's author."""
+    author = request.headers.get(AUTHOR_HEADER, "")
+    job = CommitJob(ops, source=source, author=author, message=message, branch=branch)
+    return await batcher_of(request).commit(job)
 
 
 async def _patch(

@@ -19,7 +19,7 @@ import jsonpatch
 import jsonpointer
 import orjson
 
-from mns.errors import AlreadyExists, BadRequest, Conflict, MnsError, NotFound, PreconditionFailed
+from mns.errors import AlreadyExists, BadRequest, Conflict, NotFound, PreconditionFailed
 from mns.nrm.dn import DN, key_depth, key_to_dn, to_key
 from mns.nrm.filter import Filter
 from mns.store.api import LIVE, AsOf, CommitJob, CommitResult, Create, Delete, Moi, Op, Put, Scope, Store, TxnView
@@ -240,10 +240,7 @@ def patch(
     job = patch_job(
         dn=dn, media_type=media_type, body=body, if_match=if_match, branch=branch, source=source, author=author
     )
-    outcome = store.commit_batch([job])[0]
-    if isinstance(outcome, MnsError):
-        raise outcome
-    return outcome
+    return store.commit_job(job)
 
 
 def _attributes_of(body: Any, dn: DN) -> dict[str, Any] | None:

@@ -279,6 +279,10 @@ class Store(Protocol):
         """Apply the operations as one atomic revision."""
         ...
 
+    def commit_job(self, job: CommitJob) -> CommitResult:
+        """Commit one job as a revision; raises its domain error."""
+        ...
+
     def commit_batch(self, jobs: Sequence[CommitJob]) -> list[CommitResult | MnsError]:
         """Commit several change sets in one transaction, each its own revision."""
         ...

@@ -653,6 +653,10 @@ class SqlStore:
     ) -> CommitResult:
         """Apply the operations as one atomic revision; on any error nothing changes."""
         job = CommitJob(ops, source=source, author=author, message=message, branch=branch, expect_head=expect_head)
+        return self.commit_job(job)
+
+    def commit_job(self, job: CommitJob) -> CommitResult:
+        """Commit one job as a revision; raises its domain error."""
         outcome = self.commit_batch([job])[0]
         if isinstance(outcome, MnsError):
             raise outcome
