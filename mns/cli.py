@@ -82,6 +82,7 @@ def serve(
     root: Annotated[str, typer.Option(help="DN of the generated network's root")] = "SubNetwork=RAN",
     strict: Annotated[bool, typer.Option(help="missing mandatory attributes are errors, not warnings")] = False,
     prov_version: Annotated[str, typer.Option(help="ProvMnS version path segment")] = "v1800",
+    mns_root: Annotated[str, typer.Option(help="path prefix of every MnS, e.g. /3GPPManagement")] = "",
 ) -> None:
     """Serve the twin: ProvMnS and the TwinMnS extensions."""
     import uvicorn
@@ -96,12 +97,12 @@ def serve(
     except MnsError as exc:
         _fail(exc)
         return
-    settings = Settings(prov_version=prov_version)
+    settings = Settings(root=mns_root.rstrip("/"), prov_version=prov_version)
     base = f"http://{host}:{port}"
     roots = [m.dn for m in store.roots()]
     console.print(f"twin-mns serving revision {store.head()} of {db}")
     console.print(f"  ProvMnS: {base}{settings.prov_prefix}/" + (roots[0].replace(",", "/") if roots else "<DN>"))
-    console.print(f"  TwinMnS: {base}/TwinMnS/v1/revisions")
+    console.print(f"  TwinMnS: {base}{settings.root}/TwinMnS/v1/revisions")
     uvicorn.run(create_app(store, settings), host=host, port=port, log_level="warning")
 
 

@@ -1,0 +1,81 @@
+"""The `mns` command: serve with a demo network, load, history, diff, and clear errors."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from mns.cli import app
+from mns.store import Update, open_store
+
+CELL = "SubNetwork=RAN,SubNetwork=Central,ManagedElement=gNB-00001,GNBDUFunction=1,NRCellDU=1"
+
+
+def test_load_history_diff(tmp_path: Path) -> None:
+    db = str(tmp_path / "twin.db")
+    runner = CliRunner()
+    result = runner.invoke(app, ["load", "2", "--db", db, "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    store = open_store(db)
+    try:
+        count = store.count()
+        assert count > 50
+        store.commit([Update(CELL, {"userLabel": "changed"})], source="oss", author="cli-test")
+    finally:
+        store.close()
+    again = runner.invoke(app, ["load", "2", "--db", db])
+    assert again.exit_code == 0
+    assert "already holds revision 2" in again.output
+    history = runner.invoke(app, ["history", CELL, "--db", db], env={"COLUMNS": "200"})
+    assert history.exit_code == 0, history.output
+    assert "cli-test" in history.output
+    diff = runner.invoke(app, ["diff", "1", "2", "--db", db], env={"COLUMNS": "200"})
+    assert diff.exit_code == 0, diff.output
+    assert "changed" in diff.output
+    assert "modified" in diff.output
+
+
+def test_errors_name_the_object_and_rule(tmp_path: Path) -> None:
+    db = str(tmp_path / "empty.db")
+    result = CliRunner().invoke(app, ["history", "SubNetwork=Nowhere", "--db", db])
+    assert result.exit_code == 2
+    assert "SubNetwork=Nowhere" in result.output
+    assert "rule: not-found" in result.output
+    bad = CliRunner().invoke(app, ["diff", "yesterday", "--db", db])
+    assert bad.exit_code == 2
+    assert "asOf" in bad.output
+
+
+def test_serve_demo_answers_provmns(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "mns.cli", "serve", "--demo", "3", "--port", str(port), "--db", str(tmp_path / "t.db")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                index = httpx.get(base + "/", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "mns serve did not come up"
+                time.sleep(0.2)
+        assert index["roots"] == ["SubNetwork=RAN"]
+        assert index["revision"] == 1
+        r = httpx.get(f"{base}/ProvMnS/v1800/" + CELL.replace(",", "/"), timeout=5)
+        assert r.status_code == 200
+        assert r.json()["objectClass"] == "NRCellDU"
+        assert r.headers["x-twin-revision"] == "1"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/ProvMnS/v1800/SubNetwork=RAN" in out
