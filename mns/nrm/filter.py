@@ -7,32 +7,15 @@ TS 32.161 (Jex) maps JSON: an object is an element whose children are ``id``, ``
 an array gives one element per item. :func:`parse_filter` compiles an expression once into
 nested closures; :meth:`Filter.matches` then tests one object (class, id, attributes) cheaply.
 
-Supported grammar (whitespace allowed between tokens; anything else raises ``BadRequest`` naming
-the construct and its 1-based position)::
-
-    Filter        ::= ObjectPath ( '|' ObjectPath )*
-    ObjectPath    ::= ( '/' | '//' )? ObjectStep ( '/' 'attributes' Predicate* )?
-    ObjectStep    ::= ( ClassName | '*' ) Predicate*
-    Predicate     ::= '[' OrExpr ']'
-    OrExpr        ::= AndExpr ( 'or' AndExpr )*
-    AndExpr       ::= EqualityExpr ( 'and' EqualityExpr )*
-    EqualityExpr  ::= RelationalExpr ( ( '=' | '!=' ) RelationalExpr )*
-    RelationalExpr::= UnaryExpr ( ( '<' | '<=' | '>' | '>=' ) UnaryExpr )*
-    UnaryExpr     ::= Literal | '-'? Number | FunctionCall | RelativePath | '(' OrExpr ')'
-    FunctionCall  ::= 'not' '(' OrExpr ')'
-                    | ( 'contains' | 'starts-with' ) '(' OrExpr ',' OrExpr ')'
-    RelativePath  ::= Step ( '/' Step )*      -- from an object: first step id | objectClass
-    Step          ::= ( NCName | '*' | '.' ) Predicate*          -- | attributes
-    Literal       ::= '"' [^"]* '"' | "'" [^']* "'"
-    Number        ::= ( Digits ( '.' Digits? )? | '.' Digits ) ( [eE] [+-]? Digits )?
+The grammar, and the errors for what lies outside it, are in :mod:`mns.nrm.xpath`; this module
+gives the syntax tree its meaning and compiles it.
 
 Semantics are XPath 1.0 (clause 3.4): a path is a node-set, so ``attributes/list/x = "a"`` holds
 when any item matches and ``!=`` when any item differs (use ``not(... = ...)`` for "none");
 a node-set compared with a number converts each node to a number (``"001" = 1`` holds);
 ``< <= > >=`` always compare numbers, so a relational test against a non-numeric string literal
 (always false in XPath 1.0) is rejected; a node-set is true when not empty (existence test);
-``contains``/``starts-with`` use the string value of the first node. The leading minus and the
-exponent of a number literal come from the Jex number syntax (TS 32.161 clause 7.2.2.2).
+``contains``/``starts-with`` use the string value of the first node.
 
 Choices a strict XPath reading would make differently, made because ``matches`` sees one object
 (not its ancestors, children or depth below the scope base):
@@ -60,9 +43,9 @@ from decimal import Decimal
 from typing import Any, Final
 
 from mns.errors import BadRequest
+from mns.nrm.xpath import Binary, Call, LocationPath, Step, error_at, operands, parse, tokenize
 
 MAX_LENGTH: Final = 16384
-_MAX_DEPTH: Final = 32
 _MISSING: Final = object()
 
 Ctx = Any  # (cls, id, attrs) for an object, or a JSON value inside ``attributes``
@@ -81,10 +64,6 @@ _OPS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     ">=": operator.ge,
 }
 _FLIP: Final = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_LEVELS: Final = (("or",), ("and",), ("=", "!="), ("<", "<=", ">", ">="))
-_FUNCTIONS: Final = {"not": 1, "contains": 2, "starts-with": 2}
-_NODE_TYPES: Final = frozenset({"node", "text", "comment", "processing-instruction"})
-_ARITHMETIC: Final = frozenset({"+", "-", "*", "div", "mod"})
 _OBJECT_FIELDS: Final = {"objectClass": 0, "id": 1, "attributes": 2}  # index in the context
 
 
@@ -98,10 +77,6 @@ def _known_classes() -> dict[str, str]:
     from mns.nrm.registry import default_registry
 
     return {class_key(spec.name): spec.name for spec in default_registry()}
-
-
-def _bad(what: str, pos: int) -> BadRequest:
-    return BadRequest(f"filter: {what} (at position {pos})")
 
 
 # --- XPath string, number and boolean values of JSON values --------------------------------------
@@ -196,257 +171,6 @@ def _compare(op: str, a: Any, b: Any) -> bool:
     return f(_as_number(a), _as_number(b))
 
 
-# --- tokens and parser ---------------------------------------------------------------------------
-
-_TOKEN_RE: Final = re.compile(
-    r"""(?P<ws>[ \t\r\n]+)
-      | (?P<str>"[^"]*"|'[^']*')
-      | (?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-      | (?P<name>[^\W\d][\w.\-]*)
-      | (?P<sym>//|::|\.\.|!=|<=|>=|[/\[\]()@,|=<>*+\-.$:])""",
-    re.VERBOSE,
-)
-_AFTER_NAME: Final = re.compile(r"[ \t\r\n]*(::|:|\()?")
-_OPERATORS: Final = frozenset({"/", "//", "|", "=", "!=", "<", "<=", ">", ">=", "+", "-", "*"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Tok:
-    kind: str  # str num name func op sym end
-    value: str
-    pos: int
-
-
-def _tokenize(text: str) -> list[_Tok]:
-    toks: list[_Tok] = []
-    i = 0
-    while i < len(text):
-        m = _TOKEN_RE.match(text, i)
-        if m is None:
-            if text[i] in "\"'":
-                raise _bad(f"unterminated string literal {text[i : i + 20]!r}", i + 1)
-            raise _bad(f"unexpected character {text[i]!r}", i + 1)
-        kind, value, pos = m.lastgroup or "", m.group(), i + 1
-        i = m.end()
-        # After an operand, '*' multiplies and and/or/div/mod are operators (XPath 1.0 3.7).
-        last = toks[-1] if toks else None
-        after_operand = last is not None and (
-            last.kind in ("name", "str", "num") or (last.kind == "sym" and last.value in (")", "]", ".", ".."))
-        )
-        if kind == "ws":
-            continue
-        if kind == "str":
-            value = value[1:-1]
-        elif kind == "name":
-            follow = _AFTER_NAME.match(text, i).group(1)  # type: ignore[union-attr]
-            if follow == "::":
-                raise _bad(f"the axis '{value}::' is not supported", pos)
-            if follow == ":":
-                raise _bad(f"the namespace prefix '{value}:' is not supported", pos)
-            if after_operand and value in ("and", "or", "div", "mod"):
-                kind = "op"
-            elif follow == "(":
-                kind = "func"
-        elif value == "*" and not after_operand:
-            kind = "name"
-        elif value == "::":
-            raise _bad("the axis separator '::' is not supported", pos)
-        elif value in _OPERATORS:
-            kind = "op"
-        toks.append(_Tok(kind, value, pos))
-    toks.append(_Tok("end", "", len(text) + 1))
-    return toks
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    test: str  # a name, '*' or '.'
-    preds: tuple[Any, ...]
-    pos: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Path:
-    absolute: str  # '', '/' or '//'
-    steps: tuple[_Step, ...]
-    pos: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Binary:
-    op: str
-    left: Any
-    right: Any
-    pos: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    name: str
-    args: tuple[Any, ...]
-    pos: int
-
-
-class _Parser:
-    """Recursive descent; the tree holds str and float literals, _Path, _Binary and _Call."""
-
-    def __init__(self, text: str) -> None:
-        self.toks = _tokenize(text)
-        self.i = 0
-        self.open: list[_Tok] = []  # the '(' and '[' not closed yet
-        self.in_predicate = 0
-
-    def peek(self) -> _Tok:
-        return self.toks[self.i]
-
-    def take(self) -> _Tok:
-        self.i += 1
-        return self.toks[self.i - 1]
-
-    def is_op(self, *values: str) -> bool:
-        tok = self.toks[self.i]
-        return tok.kind == "op" and tok.value in values
-
-    def is_sym(self, value: str) -> bool:
-        tok = self.toks[self.i]
-        return tok.kind == "sym" and tok.value == value
-
-    def unexpected(self, tok: _Tok, expected: str) -> BadRequest:
-        if tok.kind == "end" and self.open:
-            return _bad(f"unclosed '{self.open[-1].value}'", self.open[-1].pos)
-        found = "the end of the filter" if tok.kind == "end" else repr(tok.value)
-        return _bad(f"expected {expected}, found {found}", tok.pos)
-
-    def enter(self) -> _Tok:
-        tok = self.take()
-        self.open.append(tok)
-        if len(self.open) > _MAX_DEPTH:
-            raise _bad(f"nesting deeper than {_MAX_DEPTH} levels", tok.pos)
-        return tok
-
-    def leave(self, close: str) -> None:
-        tok = self.take()
-        if tok.kind != "sym" or tok.value != close:
-            raise self.unexpected(tok, f"'{close}'")
-        self.open.pop()
-
-    def parse(self) -> Any:
-        if self.peek().kind == "end":
-            raise BadRequest("filter: empty filter expression")
-        tree = self.binary(0)
-        tok = self.peek()
-        if tok.kind != "end":
-            raise _bad(f"unexpected {tok.value!r}", tok.pos)
-        return tree
-
-    def binary(self, level: int) -> Any:
-        if level == len(_LEVELS):
-            return self.unary()
-        left, chained = self.binary(level + 1), 0
-        while self.is_op(*_LEVELS[level]):
-            tok = self.take()
-            chained += 1
-            if level >= 2 and chained > _MAX_DEPTH:  # 'or'/'and' chains are compiled flat
-                raise _bad(f"more than {_MAX_DEPTH} chained comparisons", tok.pos)
-            left = _Binary(tok.value, left, self.binary(level + 1), tok.pos)
-        return left
-
-    def unary(self) -> Any:
-        tok = self.peek()
-        if self.is_op("-"):
-            self.take()
-            if self.peek().kind != "num":
-                raise _bad("the arithmetic operator '-' (negation) is not supported", tok.pos)
-            value: Any = -float(self.take().value)
-        else:
-            value = self.primary()
-            while self.is_op("|"):
-                bar = self.take()
-                if self.in_predicate:
-                    raise _bad("the union operator '|' inside a predicate is not supported", bar.pos)
-                value = _Binary("|", value, self.primary(), bar.pos)
-        nxt = self.peek()
-        if nxt.kind == "op" and nxt.value in _ARITHMETIC:
-            raise _bad(f"the arithmetic operator '{nxt.value}' is not supported", nxt.pos)
-        return value
-
-    def primary(self) -> Any:
-        tok = self.peek()
-        if tok.kind == "str":
-            return self.take().value
-        if tok.kind == "num":
-            return float(self.take().value)
-        if tok.kind == "func":
-            return self.call()
-        if self.is_sym("("):
-            self.enter()
-            inner = self.binary(0)
-            self.leave(")")
-            nxt = self.peek()
-            if nxt.value in ("[", "/", "//"):
-                raise _bad(f"a path or predicate after ')' ('{nxt.value}') is not supported", nxt.pos)
-            return inner
-        if tok.value == "$":
-            raise _bad("variable references ('$') are not supported", tok.pos)
-        return self.path()
-
-    def call(self) -> _Call:
-        tok = self.take()
-        name = tok.value
-        if name in _NODE_TYPES:
-            raise _bad(f"the node test '{name}()' is not supported", tok.pos)
-        if name not in _FUNCTIONS:
-            raise _bad(f"the function '{name}()' is not supported", tok.pos)
-        self.enter()
-        args: list[Any] = []
-        if not self.is_sym(")"):
-            args.append(self.binary(0))
-            while self.is_sym(","):
-                self.take()
-                args.append(self.binary(0))
-        self.leave(")")
-        if len(args) != _FUNCTIONS[name]:
-            raise _bad(f"'{name}()' takes {_FUNCTIONS[name]} argument(s), not {len(args)}", tok.pos)
-        return _Call(name, tuple(args), tok.pos)
-
-    def path(self) -> _Path:
-        start = self.peek()
-        absolute = self.take().value if self.is_op("/", "//") else ""
-        steps = [self.step()]
-        while self.is_op("/", "//"):
-            sep = self.take()
-            if sep.value == "//":
-                where = "inside a predicate " if self.in_predicate else "between steps "
-                raise _bad(f"the descendant step '//' {where}is not supported", sep.pos)
-            steps.append(self.step())
-            if len(steps) > _MAX_DEPTH:
-                raise _bad(f"a path of more than {_MAX_DEPTH} steps", sep.pos)
-        return _Path(absolute, tuple(steps), start.pos)
-
-    def step(self) -> _Step:
-        tok = self.take()
-        if tok.kind == "name" or tok.value == ".":
-            preds: list[Any] = []
-            while self.is_sym("[") and tok.value != ".":
-                bracket = self.enter()
-                self.in_predicate += 1
-                pred = self.binary(0)
-                self.in_predicate -= 1
-                if isinstance(pred, float):
-                    raise _bad("positional predicates ('[number]') are not supported", bracket.pos + 1)
-                preds.append(pred)
-                self.leave("]")
-            return _Step(tok.value, tuple(preds), tok.pos)
-        if tok.value == "..":
-            raise _bad("the parent step '..' is not supported", tok.pos)
-        if tok.value == "@":
-            raise _bad("the attribute axis '@' is not supported (write attributes/name)", tok.pos)
-        if tok.kind == "func":
-            what = "node test" if tok.value in _NODE_TYPES else "function"
-            raise _bad(f"the {what} '{tok.value}()' is not supported", tok.pos)
-        raise self.unexpected(tok, "a location step")
-
-
 # --- compiler: syntax tree -> closures -----------------------------------------------------------
 # A compiled expression is (kind, payload): ("nodes", NodesFn), ("bool", BoolFn),
 # ("str", str) or ("num", float); constants stay constants so comparisons can specialise.
@@ -471,7 +195,7 @@ def _child(name: str) -> Callable[[Nodes], Nodes]:
     return step
 
 
-def _value_step(step: _Step) -> Callable[[Nodes], Nodes]:
+def _value_step(step: Step) -> Callable[[Nodes], Nodes]:
     if step.test == ".":
         return lambda nodes: nodes
     move = _child(step.test)
@@ -481,14 +205,14 @@ def _value_step(step: _Step) -> Callable[[Nodes], Nodes]:
     return lambda nodes: [n for n in move(nodes) if pred(n)]
 
 
-def _object_start(step: _Step) -> NodesFn:
+def _object_start(step: Step) -> NodesFn:
     """The nodes of an object's ``id``, ``objectClass`` or ``attributes`` child."""
     index = _OBJECT_FIELDS.get(step.test)
     if index is None:
         what = {".": "'.' (the object itself)", "*": "the step '*' on an object"}.get(
             step.test, f"the step {step.test!r} (a child object or an unknown object field)"
         )
-        raise _bad(f"{what} is not supported; test id, objectClass or attributes/...", step.pos)
+        raise error_at(f"{what} is not supported; test id, objectClass or attributes/...", step.pos)
     if not step.preds:
         return lambda ctx: [ctx[index]]
     pred = _predicate(step.preds, "value")
@@ -499,9 +223,9 @@ def _as_nodes(ctx: Ctx) -> Nodes:
     return [ctx]
 
 
-def _compile_path(path: _Path, where: str) -> NodesFn:
+def _compile_path(path: LocationPath, where: str) -> NodesFn:
     if path.absolute:
-        raise _bad(f"an absolute path ('{path.absolute}...') inside a predicate is not supported", path.pos)
+        raise error_at(f"an absolute path ('{path.absolute}...') inside a predicate is not supported", path.pos)
     steps = list(path.steps)
     begin: NodesFn = _as_nodes
     if where == "object":
@@ -579,7 +303,7 @@ def _exists(value: Any) -> bool:
 
 def _field_test(path: Any, where: str, test: Test) -> BoolFn | None:
     """A fast test for plain field paths (``attributes/a/b`` on an object, ``a/b`` in a value)."""
-    if not isinstance(path, _Path) or path.absolute:
+    if not isinstance(path, LocationPath) or path.absolute:
         return None
     steps = path.steps
     if any(s.preds or s.test in ("*", ".") for s in steps):
@@ -611,7 +335,7 @@ def _compile_bool(node: Any, where: str) -> BoolFn:
     return _field_test(node, where, _exists) or _to_bool(_compile(node, where))
 
 
-def _compile_compare(node: _Binary, where: str) -> Compiled:
+def _compile_compare(node: Binary, where: str) -> Compiled:
     op, left = node.op, node.left
     lc, rc = _compile(node.left, where), _compile(node.right, where)
     if lc[0] in ("str", "num") and rc[0] == "nodes":
@@ -619,7 +343,7 @@ def _compile_compare(node: _Binary, where: str) -> Compiled:
     if op not in ("=", "!="):
         for kind, const in (lc, rc):
             if kind == "str" and math.isnan(_to_number(const)):
-                raise _bad(
+                raise error_at(
                     f"'{op}' compares numbers in XPath 1.0, so comparing with the string {const!r} is always false",
                     node.pos,
                 )
@@ -643,9 +367,9 @@ def _compile(node: Any, where: str) -> Compiled:
         return ("str", node)
     if isinstance(node, float):
         return ("num", node)
-    if isinstance(node, _Path):
+    if isinstance(node, LocationPath):
         return ("nodes", _compile_path(node, where))
-    if isinstance(node, _Call):
+    if isinstance(node, Call):
         if node.name == "not":
             inner = _compile_bool(node.args[0], where)
             return ("bool", lambda ctx: not inner(ctx))
@@ -653,9 +377,9 @@ def _compile(node: Any, where: str) -> Compiled:
         hay, needle = _runtime(args[0]), _runtime(args[1])
         test = str.__contains__ if node.name == "contains" else str.startswith
         return ("bool", lambda ctx: test(_string(hay(ctx)), _string(needle(ctx))))
-    assert isinstance(node, _Binary)
+    assert isinstance(node, Binary)
     if node.op in ("and", "or"):
-        fns = [_compile_bool(n, where) for n in _operands(node, node.op)]
+        fns = [_compile_bool(n, where) for n in operands(node, node.op)]
         if len(fns) == 2:
             a, b = fns
             if node.op == "and":
@@ -663,16 +387,6 @@ def _compile(node: Any, where: str) -> Compiled:
             return ("bool", lambda ctx: a(ctx) or b(ctx))
         return ("bool", _all(fns) if node.op == "and" else _any(fns))
     return _compile_compare(node, where)
-
-
-def _operands(node: Any, op: str) -> list[Any]:
-    """The operands of a chain ``a op b op c`` (a left-deep tree), without recursion."""
-    out = []
-    while isinstance(node, _Binary) and node.op == op:
-        out.append(node.right)
-        node = node.left
-    out.append(node)
-    return out[::-1]
 
 
 # Loops, not all()/any() over a generator: these run per object and the loop is ~2x cheaper.
@@ -720,12 +434,12 @@ class Filter:
 Branch = tuple[frozenset[str] | None, BoolFn | None]
 
 
-def _branch(path: _Path) -> Branch:
+def _branch(path: LocationPath) -> Branch:
     head, *rest = path.steps
     if head.test == ".":
-        raise _bad("'.' cannot be a filter; select a class, e.g. //NRCellDU", head.pos)
+        raise error_at("'.' cannot be a filter; select a class, e.g. //NRCellDU", head.pos)
     if len(rest) > 1 or (rest and rest[0].test != "attributes"):
-        raise _bad(
+        raise error_at(
             "a location path with more than one object step is not supported "
             "(a filter tests an object's own class, id and attributes)",
             rest[0].pos,
@@ -743,19 +457,19 @@ def _branch(path: _Path) -> Branch:
     return keys, preds[0] if preds else None
 
 
-def _paths(tree: Any, text: str) -> list[_Path]:
+def _paths(tree: Any, text: str) -> list[LocationPath]:
     """The paths of a union; anything else at the top is refused."""
-    paths = _operands(tree, "|")
+    paths = operands(tree, "|")
     for path in paths:
-        if isinstance(path, _Path):
+        if isinstance(path, LocationPath):
             continue
         if isinstance(path, str | float):  # literals keep no position: point at the first one
             what = "a string" if isinstance(path, str) else "a number"
-            pos = next(t.pos for t in _tokenize(text) if t.kind in ("str", "num"))
+            pos = next(t.pos for t in tokenize(text) if t.kind in ("str", "num"))
         else:
-            what = f"'{path.op}'" if isinstance(path, _Binary) else f"'{path.name}()'"
+            what = f"'{path.op}'" if isinstance(path, Binary) else f"'{path.name}()'"
             pos = path.pos
-        raise _bad(f"a filter must be a path selecting objects (e.g. //NRCellDU[...]), not {what}", pos)
+        raise error_at(f"a filter must be a path selecting objects (e.g. //NRCellDU[...]), not {what}", pos)
     return paths
 
 
@@ -791,7 +505,7 @@ def parse_filter(text: str) -> Filter:
     """Compile a ProvMnS ``filter`` expression; raises ``BadRequest`` for what it cannot honour."""
     if len(text) > MAX_LENGTH:
         raise BadRequest(f"filter: longer than {MAX_LENGTH} characters")
-    paths = _paths(_Parser(text).parse(), text)
+    paths = _paths(parse(text), text)
     branches = [_branch(p) for p in paths]
     classes: frozenset[str] | None = None
     if all(keys is not None for keys, _ in branches):
