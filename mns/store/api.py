@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
@@ -257,6 +257,11 @@ class CommitJob:
     expect_head: int | None = None
     precheck: Callable[[Any], None] | None = None
     """Runs inside the transaction before the operations (e.g. a merge's conflict check)."""
+
+
+def utc(timestamp: float) -> datetime:
+    """A stored revision time as an aware datetime."""
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 AsOf = int | datetime | None

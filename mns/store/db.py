@@ -23,6 +23,10 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any, Protocol
 
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
 CACHE_KIB = -65536
 """SQLite page cache per connection: 64 MiB (a negative cache_size counts KiB)."""
 
@@ -218,3 +222,38 @@ class SqlitePool:
                 conn.close()
             self._all.clear()
         self._writer = None
+
+
+def make_engine(url: str, *, echo: bool) -> Engine:
+    """The SQLAlchemy engine for a SQLite file path or a postgresql:// URL."""
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return sa.create_engine(url, echo=echo, pool_size=8, max_overflow=16, pool_pre_ping=True)
+    sqlite_url = url if url.startswith("sqlite://") else f"sqlite:///{url}"
+    engine = sa.create_engine(
+        sqlite_url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": 60},
+        pool_size=8,
+        max_overflow=16,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin() emit BEGIN itself (the driver's implicit BEGIN is off),
+        # so that reads are snapshot transactions and writes take the lock up front.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.execute(f"PRAGMA cache_size={CACHE_KIB}")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

@@ -9,31 +9,23 @@ numbers of a branch are dense and ordered.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-import orjson
-import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
 
 from mns.errors import (
     BadRequest,
     MergeConflict,
     MnsError,
     NotFound,
-    PreconditionFailed,
 )
 from mns.nrm.dn import SEP, SEP_NEXT, key_depth, key_to_dn, to_key
 from mns.store import schema
 from mns.store.api import (
     LIVE,
-    SOURCES,
     AsOf,
     Branch,
     Change,
@@ -46,9 +38,11 @@ from mns.store.api import (
     Scope,
     Version,
     ops_for_changes,
+    utc,
 )
-from mns.store.db import CACHE_KIB, Db, SqlitePool
-from mns.store.write import ObjectValidator, _Writer
+from mns.store.db import Db, SqlitePool, make_engine
+from mns.store.history import diff_branch, diff_live, reverse, versions
+from mns.store.write import ObjectValidator, commit_batch
 
 # A branch's head is the newest revision in the revision table (a seek on its primary key):
 # keeping a counter in the branch row would cost every commit one more page write.
@@ -61,10 +55,6 @@ _ONE_AT = (
     "SELECT cls, attrs, rev_from FROM moi WHERE branch = 0 AND path = ?"
     " AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"
 )
-
-
-def _ts(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
 
 
 class SqlStore:
@@ -86,7 +76,7 @@ class SqlStore:
 
             validator = Validator(default_registry())
         self.validator = validator
-        self.engine = _make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo)
         self.postgres = self.engine.dialect.name == "postgresql"
         self._inserter = ThreadPoolExecutor(1, thread_name_prefix="mns-insert")
         self._cursors = 0
@@ -227,7 +217,7 @@ class SqlStore:
                 ),
                 (branch, limit),
             ).all()
-        return [Revision(r[0], r[1], _ts(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [Revision(r[0], r[1], utc(r[2]), r[3], r[4], r[5]) for r in rows]
 
     def _revisions(self, conn: Db, branch: int, revs: Iterable[int]) -> dict[int, Revision]:
         wanted = sorted(set(revs))
@@ -243,7 +233,7 @@ class SqlStore:
                 (branch, *part),
             ).all()
             for r in rows:
-                out[r[1]] = Revision(r[0], r[1], _ts(r[2]), r[3], r[4], r[5])
+                out[r[1]] = Revision(r[0], r[1], utc(r[2]), r[3], r[4], r[5])
         return out
 
     # -- reads ------------------------------------------------------------------------------
@@ -454,7 +444,7 @@ class SqlStore:
                 ),
                 (base_rev, base_rev),
             ).scalar_one()
-            for change in self._diff_branch(conn, branch, 0, self._head(conn, branch), base_rev):
+            for change in diff_branch(self, conn, branch, 0, self._head(conn, branch), base_rev):
                 n += {ChangeKind.CREATED: 1, ChangeKind.DELETED: -1}.get(change.kind, 0)
             return int(n)
 
@@ -465,31 +455,12 @@ class SqlStore:
         key = to_key(dn)
         with self._read() as conn:
             if branch == LIVE:
-                out = self._history(conn, LIVE, key, None)
+                out = versions(self, conn, LIVE, key, None)
             else:
                 base_rev = self._base_rev(conn, branch)
-                out = self._history(conn, LIVE, key, base_rev) + self._history(conn, branch, key, None)
+                out = versions(self, conn, LIVE, key, base_rev) + versions(self, conn, branch, key, None)
         if not out:
             raise NotFound(f"{key_to_dn(key)} has no history", dn=key_to_dn(key))
-        return out
-
-    def _history(self, conn: Db, branch: int, key: str, upto: int | None) -> list[Version]:
-        sql = "SELECT cls, attrs, rev_from, rev_to FROM moi WHERE branch = ? AND path = ?"
-        params: list[Any] = [branch, key]
-        if upto is not None:
-            sql += " AND rev_from <= ?"
-            params.append(upto)
-        rows = conn.exec_driver_sql(self._q(sql + " ORDER BY rev_from"), tuple(params)).all()
-        revs = {r[2] for r in rows} | {r[3] for r in rows if r[3] is not None}
-        meta = self._revisions(conn, branch, revs)
-        out: list[Version] = []
-        for i, (cls, attrs, rev_from, closed) in enumerate(rows):
-            rev_to = None if upto is not None and closed is not None and closed > upto else closed
-            parsed = orjson.loads(attrs) if attrs is not None else None
-            out.append(Version(key_to_dn(key), cls, parsed, meta[rev_from], rev_to))
-            successor = rows[i + 1][2] if i + 1 < len(rows) else None
-            if rev_to is not None and successor != rev_to:
-                out.append(Version(key_to_dn(key), cls, None, meta[rev_to], successor))
         return out
 
     def diff(self, from_rev: AsOf, to_rev: AsOf = None, *, branch: int = LIVE) -> Iterator[Change]:
@@ -499,49 +470,11 @@ class SqlStore:
             t = self._resolve(conn, to_rev, branch)
             lo, hi = min(f, t), max(f, t)
             if branch == LIVE:
-                changes: Iterable[Change] = self._diff_live(conn, lo, hi)
+                changes: Iterable[Change] = diff_live(self, conn, lo, hi)
             else:
-                changes = self._diff_branch(conn, branch, lo, hi, self._base_rev(conn, branch))
+                changes = diff_branch(self, conn, branch, lo, hi, self._base_rev(conn, branch))
             for c in changes:
-                yield c if f <= t else _reverse(c)
-
-    def _diff_live(self, conn: Db, lo: int, hi: int) -> Iterator[Change]:
-        sql = (
-            "SELECT path, cls, attrs, rev_from, rev_to FROM moi WHERE branch = 0"
-            " AND ((rev_from > ? AND rev_from <= ?) OR (rev_to > ? AND rev_to <= ?))"
-            " ORDER BY path, rev_from"
-        )
-        group: list[Any] = []
-        for row in self._stream(conn, sql, (lo, hi, lo, hi)):
-            if group and group[0][0] != row[0]:
-                change = _change_of(group, lo, hi)
-                if change:
-                    yield change
-                group = []
-            group.append(row)
-        if group:
-            change = _change_of(group, lo, hi)
-            if change:
-                yield change
-
-    def _diff_branch(self, conn: Db, branch: int, lo: int, hi: int, base_rev: int) -> Iterator[Change]:
-        """Changes of a sandbox between two of its revisions; revision 0 is its base."""
-        paths = [
-            r[0]
-            for r in conn.exec_driver_sql(
-                self._q(
-                    "SELECT DISTINCT path FROM moi WHERE branch = ?"
-                    " AND ((rev_from > ? AND rev_from <= ?) OR (rev_to > ? AND rev_to <= ?)) ORDER BY path"
-                ),
-                (branch, lo, hi, lo, hi),
-            )
-        ]
-        for path in paths:
-            before = self._get_at(conn, path, branch, lo)
-            after = self._get_at(conn, path, branch, hi)
-            change = _change_between(path, before, after)
-            if change:
-                yield change
+                yield c if f <= t else reverse(c)
 
     # -- branches ---------------------------------------------------------------------------
 
@@ -555,7 +488,7 @@ class SqlStore:
             )
             assert result.inserted_primary_key is not None
             branch_id = int(result.inserted_primary_key[0])
-        return Branch(branch_id, name, base_rev, 0, _ts(now), author)
+        return Branch(branch_id, name, base_rev, 0, utc(now), author)
 
     def branch(self, branch_id: int) -> Branch:
         """A sandbox by id."""
@@ -568,7 +501,7 @@ class SqlStore:
             ).first()
         if row is None:
             raise NotFound(f"sandbox {branch_id} does not exist")
-        return Branch(row[0], row[1], row[2], row[3], _ts(row[4]), row[5])
+        return Branch(row[0], row[1], row[2], row[3], utc(row[4]), row[5])
 
     def branches(self) -> list[Branch]:
         """Every sandbox."""
@@ -579,7 +512,7 @@ class SqlStore:
                     " WHERE b.id <> 0 ORDER BY b.id"
                 )
             ).all()
-        return [Branch(r[0], r[1], r[2], r[3], _ts(r[4]), r[5]) for r in rows]
+        return [Branch(r[0], r[1], r[2], r[3], utc(r[4]), r[5]) for r in rows]
 
     def drop_branch(self, branch_id: int) -> None:
         """Delete a sandbox, its rows and its revisions."""
@@ -594,7 +527,7 @@ class SqlStore:
         self.branch(branch_id)
         with self._read() as conn:
             return list(
-                self._diff_branch(conn, branch_id, 0, self._head(conn, branch_id), self._base_rev(conn, branch_id))
+                diff_branch(self, conn, branch_id, 0, self._head(conn, branch_id), self._base_rev(conn, branch_id))
             )
 
     def merge_branch(self, branch_id: int, *, author: str = "", message: str = "") -> CommitResult:
@@ -608,7 +541,7 @@ class SqlStore:
 
         def check(conn: Db) -> None:
             head = self._head(conn, branch_id)
-            changes.extend(self._diff_branch(conn, branch_id, 0, head, sandbox.base_rev))
+            changes.extend(diff_branch(self, conn, branch_id, 0, head, sandbox.base_rev))
             live_head = self._head(conn, LIVE)
             moved = []
             for c in changes:
@@ -666,109 +599,9 @@ class SqlStore:
         """Commit several change sets in one transaction, each its own revision (group commit).
 
         A job that fails with a domain error is rolled back to its savepoint and its error is
-        returned in its place; the others commit. The transaction's commit, the costly part
-        of a small write, is paid once for the group.
+        returned in its place; the others commit (see ``mns.store.write.commit_batch``).
         """
-        for job in jobs:
-            if job.source not in SOURCES and not re.fullmatch(r"sandbox:\d+", job.source):
-                raise BadRequest(f"revision source {job.source!r} is not one of {', '.join(SOURCES)} or sandbox:<id>")
-        outcomes: list[CommitResult | MnsError] = []
-        with self._transaction() as conn:
-            if len(jobs) == 1:
-                # Alone, a failing job rolls back the whole transaction: no savepoint needed.
-                outcomes.append(self._apply_job(conn, jobs[0]))
-                return outcomes
-            for job in jobs:
-                savepoint = conn.begin_nested()
-                try:
-                    outcomes.append(self._apply_job(conn, job))
-                except MnsError as exc:
-                    savepoint.rollback()
-                    outcomes.append(exc)
-                else:
-                    savepoint.commit()
-        return outcomes
-
-    def _apply_job(self, conn: Db, job: CommitJob) -> CommitResult:
-        """One revision inside an open write transaction; raises a domain error on bad input."""
-        result = CommitResult(None)
-        writer = "real" if job.source in ("real", "reconcile") else "oss"
-        head, base_rev = self._lock_branch(conn, job.branch)
-        if job.expect_head is not None and head != job.expect_head:
-            raise PreconditionFailed(
-                f"branch {job.branch} is at revision {head}, not {job.expect_head}", current=str(head)
-            )
-        if job.precheck:
-            job.precheck(conn)
-        w = _Writer(self, conn, job.branch, head + 1, base_rev or 0, writer, result)
-        ops = job.ops(_View(self, conn, w)) if callable(job.ops) else job.ops
-        try:
-            w.apply(ops)
-        finally:
-            w.settle()
-        if not (result.created or result.replaced or result.deleted):
-            return result  # nothing changed: no revision
-        # Revision times never go backwards (the clock may), so time -> revision is a binary
-        # search over revision numbers.
-        last = conn.exec_driver_sql(
-            self._q("SELECT time FROM revision WHERE branch = ? AND rev = ?"), (job.branch, head)
-        ).first()
-        now = max(time.time(), last[0] if last else 0.0)
-        conn.exec_driver_sql(
-            self._q("INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"),
-            (job.branch, head + 1, now, job.source, job.author, job.message),
-        )
-        result.revision = Revision(job.branch, head + 1, _ts(now), job.source, job.author, job.message)
-        return result
-
-    def _exists_live(self, conn: Db, keys: Sequence[str]) -> set[str]:
-        """The keys among ``keys`` that are current objects of the live twin."""
-        found: set[str] = set()
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            marks = ",".join("?" * len(part))
-            rows = conn.exec_driver_sql(
-                self._q(f"SELECT path FROM moi WHERE branch = 0 AND rev_to IS NULL AND path IN ({marks})"),
-                tuple(part),
-            )
-            found.update(r[0] for r in rows)
-        return found
-
-    def _insert_rows(self, conn: Db, rows: Sequence[tuple[Any, ...]]) -> None:
-        raw = self._raw(conn)
-        if self.postgres:
-            with (
-                raw.cursor() as cur,
-                cur.copy("COPY moi (branch, path, rev_from, rev_to, depth, cls, attrs) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            raw.executemany(
-                "INSERT INTO moi (branch, path, rev_from, rev_to, depth, cls, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-
-
-class _View:
-    """``TxnView`` over an open write transaction."""
-
-    def __init__(self, store: SqlStore, conn: Db, writer: _Writer) -> None:
-        self.store = store
-        self.conn = conn
-        self.writer = writer
-
-    def get(self, dn: str) -> Moi | None:
-        """One object as the transaction sees it, or None."""
-        key = to_key(dn)
-        row = self.writer.current(key)
-        if row is None or row.attrs_json is None:
-            return None
-        return Moi(key_to_dn(key), row.cls, row.rev_from, row.attrs_json)
-
-    def subtree(self, dn: str) -> Iterator[Moi]:
-        """The object and its descendants as the transaction sees them."""
-        return self.store._range(self.conn, to_key(dn), 0, None, self.writer.branch, None)
+        return commit_batch(self, jobs)
 
 
 def _overlay(
@@ -789,67 +622,3 @@ def _overlay(
         else:
             yield Moi(key_to_dn(b[0]), b[1], b[3], b[2] or "{}")  # base rows are never tombstones
             b = next(base, None)
-
-
-def _visible(row: Any, rev: int) -> bool:
-    return bool(row[3] <= rev and (row[4] is None or row[4] > rev))
-
-
-def _change_of(group: Sequence[Any], lo: int, hi: int) -> Change | None:
-    before = next((r for r in group if _visible(r, lo)), None)
-    after = next((r for r in group if _visible(r, hi)), None)
-    b = Moi(before[0], before[1], before[3], before[2]) if before else None
-    a = Moi(after[0], after[1], after[3], after[2]) if after else None
-    return _change_between(group[0][0], b, a)
-
-
-def _change_between(key: str, before: Moi | None, after: Moi | None) -> Change | None:
-    if before is None and after is None:
-        return None
-    if before is None:
-        assert after is not None
-        return Change(key_to_dn(key), ChangeKind.CREATED, after.cls, None, after.attrs)
-    if after is None:
-        return Change(key_to_dn(key), ChangeKind.DELETED, before.cls, before.attrs, None)
-    if before.attrs == after.attrs:
-        return None
-    return Change(key_to_dn(key), ChangeKind.MODIFIED, after.cls, before.attrs, after.attrs)
-
-
-def _reverse(c: Change) -> Change:
-    kind = {ChangeKind.CREATED: ChangeKind.DELETED, ChangeKind.DELETED: ChangeKind.CREATED}.get(c.kind, c.kind)
-    return Change(c.dn, kind, c.cls, c.after, c.before)
-
-
-def _make_engine(url: str, *, echo: bool) -> Engine:
-    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        return sa.create_engine(url, echo=echo, pool_size=8, max_overflow=16, pool_pre_ping=True)
-    sqlite_url = url if url.startswith("sqlite://") else f"sqlite:///{url}"
-    engine = sa.create_engine(
-        sqlite_url,
-        echo=echo,
-        connect_args={"check_same_thread": False, "timeout": 60},
-        pool_size=8,
-        max_overflow=16,
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy's begin() emit BEGIN itself (the driver's implicit BEGIN is off),
-        # so that reads are snapshot transactions and writes take the lock up front.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=OFF")
-        cur.execute(f"PRAGMA cache_size={CACHE_KIB}")
-        cur.execute("PRAGMA temp_store=MEMORY")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("immediate")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine

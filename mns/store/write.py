@@ -8,7 +8,9 @@ the new one. Domain errors name the object and the rule; the caller rolls back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,12 +22,13 @@ from mns.errors import (
     BadRequest,
     HasChildren,
     InvalidObject,
+    MnsError,
     NotFound,
     ParentMissing,
     PreconditionFailed,
 )
 from mns.nrm.dn import SEP_NEXT, key_class, key_depth, key_to_dn, parent_key, to_key
-from mns.store.api import LIVE, CommitResult, Create, Delete, Op, Put, Update
+from mns.store.api import LIVE, SOURCES, CommitJob, CommitResult, Create, Delete, Moi, Op, Put, Revision, Update, utc
 from mns.store.db import Db
 
 if TYPE_CHECKING:
@@ -205,7 +208,7 @@ class _Writer:
             self.branch == LIVE or (old is not None and old.in_branch and not self.base_has(key))
         ):
             return  # a deletion: on the live twin closing the row is enough
-        self.s._insert_rows(self.conn, [(self.branch, key, self.rev, None, key_depth(key), cls, attrs_json)])
+        insert_rows(self.s, self.conn, [(self.branch, key, self.rev, None, key_depth(key), cls, attrs_json)])
 
     def base_has(self, key: str) -> bool:
         return self.s._version_at(self.conn, LIVE, key, self.base_rev) is not None
@@ -257,7 +260,7 @@ class _Writer:
         # the connection is needed, so that insert must be done.
         self.flush()
         if parents:
-            missing = parents - self.s._exists_live(self.conn, sorted(parents))
+            missing = parents - exists_live(self.s, self.conn, sorted(parents))
             if missing:
                 orphan = next(k for k in (r[1] for r in rows) if parent_key(k) in missing)
                 raise ParentMissing(
@@ -268,11 +271,11 @@ class _Writer:
         # us find and name the object without a lookup per row on the fast path.
         savepoint = self.conn.begin_nested()
         if len(rows) < BATCH:
-            self.pending = (_done(self.s._insert_rows, self.conn, rows), savepoint, rows)
+            self.pending = (_done(insert_rows, self.s, self.conn, rows), savepoint, rows)
         else:
             # The driver releases the GIL while it inserts, so a full batch goes to the
             # inserter thread and the next batch is prepared meanwhile.
-            future = self.s._inserter.submit(self.s._insert_rows, self.conn, rows)
+            future = self.s._inserter.submit(insert_rows, self.s, self.conn, rows)
             self.pending = (future, savepoint, rows)
 
     def settle(self) -> None:
@@ -399,3 +402,113 @@ def _is_unique_violation(exc: Exception) -> bool:
         "UniqueViolation",
         "IntegrityError",
     ) or "UNIQUE constraint" in str(exc)
+
+
+def commit_batch(store: SqlStore, jobs: Sequence[CommitJob]) -> list[CommitResult | MnsError]:
+    """Commit several change sets in one transaction, each its own revision (group commit).
+
+    A job that fails with a domain error is rolled back to its savepoint and its error is
+    returned in its place; the others commit. The transaction's commit, the costly part
+    of a small write, is paid once for the group.
+    """
+    for job in jobs:
+        if job.source not in SOURCES and not re.fullmatch(r"sandbox:\d+", job.source):
+            raise BadRequest(f"revision source {job.source!r} is not one of {', '.join(SOURCES)} or sandbox:<id>")
+    outcomes: list[CommitResult | MnsError] = []
+    with store._transaction() as conn:
+        if len(jobs) == 1:
+            # Alone, a failing job rolls back the whole transaction: no savepoint needed.
+            outcomes.append(apply_job(store, conn, jobs[0]))
+            return outcomes
+        for job in jobs:
+            savepoint = conn.begin_nested()
+            try:
+                outcomes.append(apply_job(store, conn, job))
+            except MnsError as exc:
+                savepoint.rollback()
+                outcomes.append(exc)
+            else:
+                savepoint.commit()
+    return outcomes
+
+
+def apply_job(store: SqlStore, conn: Db, job: CommitJob) -> CommitResult:
+    """One revision inside an open write transaction; raises a domain error on bad input."""
+    result = CommitResult(None)
+    writer = "real" if job.source in ("real", "reconcile") else "oss"
+    head, base_rev = store._lock_branch(conn, job.branch)
+    if job.expect_head is not None and head != job.expect_head:
+        raise PreconditionFailed(f"branch {job.branch} is at revision {head}, not {job.expect_head}", current=str(head))
+    if job.precheck:
+        job.precheck(conn)
+    w = _Writer(store, conn, job.branch, head + 1, base_rev or 0, writer, result)
+    ops = job.ops(View(store, conn, w)) if callable(job.ops) else job.ops
+    try:
+        w.apply(ops)
+    finally:
+        w.settle()
+    if not (result.created or result.replaced or result.deleted):
+        return result  # nothing changed: no revision
+    # Revision times never go backwards (the clock may), so time -> revision is a binary
+    # search over revision numbers.
+    last = conn.exec_driver_sql(
+        store._q("SELECT time FROM revision WHERE branch = ? AND rev = ?"), (job.branch, head)
+    ).first()
+    now = max(time.time(), last[0] if last else 0.0)
+    conn.exec_driver_sql(
+        store._q("INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"),
+        (job.branch, head + 1, now, job.source, job.author, job.message),
+    )
+    result.revision = Revision(job.branch, head + 1, utc(now), job.source, job.author, job.message)
+    return result
+
+
+def exists_live(store: SqlStore, conn: Db, keys: Sequence[str]) -> set[str]:
+    """The keys among ``keys`` that are current objects of the live twin."""
+    found: set[str] = set()
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        marks = ",".join("?" * len(part))
+        rows = conn.exec_driver_sql(
+            store._q(f"SELECT path FROM moi WHERE branch = 0 AND rev_to IS NULL AND path IN ({marks})"),
+            tuple(part),
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
+def insert_rows(store: SqlStore, conn: Db, rows: Sequence[tuple[Any, ...]]) -> None:
+    raw = store._raw(conn)
+    if store.postgres:
+        with (
+            raw.cursor() as cur,
+            cur.copy("COPY moi (branch, path, rev_from, rev_to, depth, cls, attrs) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    else:
+        raw.executemany(
+            "INSERT INTO moi (branch, path, rev_from, rev_to, depth, cls, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+class View:
+    """``TxnView`` over an open write transaction."""
+
+    def __init__(self, store: SqlStore, conn: Db, writer: _Writer) -> None:
+        self.store = store
+        self.conn = conn
+        self.writer = writer
+
+    def get(self, dn: str) -> Moi | None:
+        """One object as the transaction sees it, or None."""
+        key = to_key(dn)
+        row = self.writer.current(key)
+        if row is None or row.attrs_json is None:
+            return None
+        return Moi(key_to_dn(key), row.cls, row.rev_from, row.attrs_json)
+
+    def subtree(self, dn: str) -> Iterator[Moi]:
+        """The object and its descendants as the transaction sees them."""
+        return self.store._range(self.conn, to_key(dn), 0, None, self.writer.branch, None)
