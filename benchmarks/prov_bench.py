@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--db", help="reuse (or create) this SQLite file instead of a temporary one")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--sync", choices=("full", "normal"), default="full", help="the server's SQLite durability")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
@@ -151,7 +152,7 @@ def main() -> None:
 
     port = free_port()
     twin = subprocess.Popen(
-        [sys.executable, "-m", "mns.cli", "serve", "--db", db, "--port", str(port)],
+        [sys.executable, "-m", "mns.cli", "serve", "--db", db, "--port", str(port), "--sync", args.sync],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -280,7 +281,7 @@ def main() -> None:
         tmp.cleanup()
 
     print()
-    print(f"| measure (SQLite, {args.objects:,} objects) | twin-mns | ceiling | ratio |")
+    print(f"| measure (SQLite, sync {args.sync}, {args.objects:,} objects) | twin-mns | ceiling | ratio |")
     print("|---|---|---|---|")
     for row in results:
         print("| " + " | ".join(row) + " |")

@@ -83,6 +83,9 @@ def serve(
     strict: Annotated[bool, typer.Option(help="missing mandatory attributes are errors, not warnings")] = False,
     prov_version: Annotated[str, typer.Option(help="ProvMnS version path segment")] = "v1800",
     mns_root: Annotated[str, typer.Option(help="path prefix of every MnS, e.g. /3GPPManagement")] = "",
+    sync: Annotated[
+        str, typer.Option(help="SQLite durability: full (nothing acknowledged is lost) or normal (faster writes)")
+    ] = "full",
 ) -> None:
     """Serve the twin: ProvMnS and the TwinMnS extensions."""
     import uvicorn
@@ -93,7 +96,10 @@ def serve(
     try:
         if demo:
             load_demo(db, demo, seed=seed, root=root, strict=strict)
-        store = open_store(db, strict=strict)
+        store = open_store(db, strict=strict, sync=sync)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     except MnsError as exc:
         _fail(exc)
         return

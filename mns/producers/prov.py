@@ -177,15 +177,15 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
     async def patch_moi(request: Request, dn_path: str) -> Response:
         store = store_of(request)
         branch = branch_of(request)
-        dn = _dn(dn_path)
+        dn = _dn_text(dn_path)
         media = _media_type(request)
         if media not in service.PATCH_TYPES:
             raise UnsupportedMediaType(f"PATCH takes {', '.join(service.PATCH_TYPES)}, not {media or 'no media type'}")
         body = _json_body(await request.body(), "PATCH")
-        result = await _patch(request, store, str(dn), media, body, branch, source_of(request))
+        result = await _patch(request, store, dn, media, body, branch, source_of(request))
         rev = result.revision.rev if result.revision else store.head(branch)
         headers = {REVISION_HEADER: str(rev)}
-        if result.revision and str(dn) in result.replaced + result.created:
+        if result.revision and dn in result.replaced + result.created:
             headers["ETag"] = f'"{rev}"'
         return Response(status_code=204, headers=headers)
 

@@ -48,6 +48,11 @@ __all__ = [
 ]
 
 
-def open_store(url: str = "twin.db", *, strict: bool = False, validator: ObjectValidator | None = None) -> SqlStore:
-    """Open (creating if needed) the store at a SQLite file path or a postgresql:// URL."""
-    return SqlStore(url, strict=strict, validator=validator)
+def open_store(
+    url: str = "twin.db", *, strict: bool = False, validator: ObjectValidator | None = None, sync: str = "full"
+) -> SqlStore:
+    """Open (creating if needed) the store at a SQLite file path or a postgresql:// URL.
+
+    ``sync`` is SQLite's durability (``mns.store.db.SYNC_MODES``); PostgreSQL keeps its own.
+    """
+    return SqlStore(url, strict=strict, validator=validator, sync=sync)

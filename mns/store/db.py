@@ -107,11 +107,17 @@ class SqliteDb:
         return self._connection
 
 
-def connect_sqlite(path: str, *, readonly: bool) -> sqlite3.Connection:
+SYNC_MODES = ("full", "normal")
+"""SQLite durability: ``full`` syncs the log at every commit, so nothing acknowledged is lost
+even on power loss; ``normal`` leaves that to checkpoints, so a crash of the machine (not of
+the twin) may lose the newest commits, and small writes are faster."""
+
+
+def connect_sqlite(path: str, *, readonly: bool, sync: str = "full") -> sqlite3.Connection:
     """A driver connection with the store's settings, transactions left to the caller."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
     conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA synchronous = {'NORMAL' if sync == 'normal' else 'FULL'}")
     conn.execute(f"PRAGMA cache_size = {CACHE_KIB}")
     conn.execute("PRAGMA temp_store = MEMORY")
     if readonly:
@@ -132,8 +138,11 @@ class SqlitePool:
     instead (PASSIVE: it never blocks readers or the writer).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, sync: str = "full") -> None:
+        if sync not in SYNC_MODES:
+            raise ValueError(f"sync must be one of {', '.join(SYNC_MODES)}, not {sync!r}")
         self.path = path
+        self.sync = sync
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -145,7 +154,7 @@ class SqlitePool:
         self._checkpointer: threading.Thread | None = None
 
     def _checkpoint_loop(self) -> None:
-        conn = connect_sqlite(self.path, readonly=False)
+        conn = connect_sqlite(self.path, readonly=False, sync=self.sync)
         try:
             while not self._stop.is_set():
                 self._wake.wait(1.0)
@@ -189,7 +198,7 @@ class SqlitePool:
         """The write transaction: the process's write lock, then SQLite's (BEGIN IMMEDIATE)."""
         with self.write_lock:
             if self._writer is None:
-                self._writer = connect_sqlite(self.path, readonly=False)
+                self._writer = connect_sqlite(self.path, readonly=False, sync=self.sync)
                 self._writer.execute("PRAGMA wal_autocheckpoint = 0")
                 with self._lock:
                     self._all.append(self._writer)
@@ -245,7 +254,7 @@ def make_engine(url: str, *, echo: bool) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=OFF")
         cur.execute(f"PRAGMA cache_size={CACHE_KIB}")
         cur.execute("PRAGMA temp_store=MEMORY")

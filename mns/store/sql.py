@@ -67,6 +67,7 @@ class SqlStore:
         validator: ObjectValidator | None = None,
         strict: bool = False,
         echo: bool = False,
+        sync: str = "full",
     ) -> None:
         self.url = url
         self.strict = strict
@@ -83,7 +84,7 @@ class SqlStore:
         database = self.engine.url.database
         if not self.postgres and database in (None, "", ":memory:"):
             raise BadRequest("the SQLite store needs a file (an in-memory database cannot be shared)")
-        self._pool = SqlitePool(database) if not self.postgres and database else None
+        self._pool = SqlitePool(database, sync=sync) if not self.postgres and database else None
         schema.metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             if conn.exec_driver_sql(self._q("SELECT id FROM branch WHERE id = 0")).first() is None:

@@ -106,6 +106,7 @@ class _Writer:
         self.result = result
         self.findings_total = 0
         self.parent_cls: dict[str, str] = {}
+        self.seen: dict[str, _Row | None] = {}
         self.pending: tuple[Future[None], Any, list[tuple[Any, ...]]] | None = None
 
     def q(self, sql: str) -> str:
@@ -182,7 +183,17 @@ class _Writer:
     # row access ---------------------------------------------------------------------------
 
     def current(self, key: str) -> _Row | None:
-        """The object's current version in this branch's view (tombstones included)."""
+        """The object's current version in this branch's view (tombstones included).
+
+        Remembered until the next write: a PATCH reads the object to plan, then writes it.
+        """
+        if key in self.seen:
+            return self.seen[key]
+        found = self._current(key)
+        self.seen[key] = found
+        return found
+
+    def _current(self, key: str) -> _Row | None:
         row = self.conn.exec_driver_sql(
             self.q("SELECT rev_from, cls, attrs FROM moi WHERE branch = ? AND path = ? AND rev_to IS NULL"),
             (self.branch, key),
@@ -199,6 +210,7 @@ class _Writer:
         return row is not None and row.exists
 
     def write_version(self, key: str, cls: str, attrs_json: str | None, old: _Row | None) -> None:
+        self.seen.clear()
         if old is not None and old.in_branch:
             self.conn.exec_driver_sql(
                 self.q("UPDATE moi SET rev_to = ? WHERE branch = ? AND path = ? AND rev_to IS NULL"),
@@ -269,6 +281,7 @@ class _Writer:
                 )
         # Duplicates of existing objects surface as a unique-index violation; a savepoint lets
         # us find and name the object without a lookup per row on the fast path.
+        self.seen.clear()
         savepoint = self.conn.begin_nested()
         if len(rows) < BATCH:
             self.pending = (_done(insert_rows, self.s, self.conn, rows), savepoint, rows)
@@ -372,6 +385,7 @@ class _Writer:
                 f"{key_to_dn(key)} has {len(below)} descendant(s), e.g. {below[0].dn}; delete the subtree explicitly",
                 dn=key_to_dn(key),
             )
+        self.seen.clear()
         if self.branch == LIVE:
             self.conn.exec_driver_sql(
                 self.q("UPDATE moi SET rev_to = ? WHERE branch = 0 AND rev_to IS NULL AND path >= ? AND path < ?"),
@@ -420,10 +434,11 @@ def commit_batch(store: SqlStore, jobs: Sequence[CommitJob]) -> list[CommitResul
             # Alone, a failing job rolls back the whole transaction: no savepoint needed.
             outcomes.append(apply_job(store, conn, jobs[0]))
             return outcomes
+        heads: dict[int, tuple[int, int | None, float]] = {}
         for job in jobs:
             savepoint = conn.begin_nested()
             try:
-                outcomes.append(apply_job(store, conn, job))
+                outcomes.append(apply_job(store, conn, job, heads))
             except MnsError as exc:
                 savepoint.rollback()
                 outcomes.append(exc)
@@ -432,11 +447,25 @@ def commit_batch(store: SqlStore, jobs: Sequence[CommitJob]) -> list[CommitResul
     return outcomes
 
 
-def apply_job(store: SqlStore, conn: Db, job: CommitJob) -> CommitResult:
-    """One revision inside an open write transaction; raises a domain error on bad input."""
+def apply_job(
+    store: SqlStore, conn: Db, job: CommitJob, heads: dict[int, tuple[int, int | None, float]] | None = None
+) -> CommitResult:
+    """One revision inside an open write transaction; raises a domain error on bad input.
+
+    ``heads`` carries, between the jobs of one batch, each branch's head, base and newest
+    revision time, which the batch's own commits keep up to date.
+    """
     result = CommitResult(None)
     writer = "real" if job.source in ("real", "reconcile") else "oss"
-    head, base_rev = store._lock_branch(conn, job.branch)
+    known = heads.get(job.branch) if heads is not None else None
+    if known is not None:
+        head, base_rev, last_time = known
+    else:
+        head, base_rev = store._lock_branch(conn, job.branch)
+        last = conn.exec_driver_sql(
+            store._q("SELECT time FROM revision WHERE branch = ? AND rev = ?"), (job.branch, head)
+        ).first()
+        last_time = last[0] if last else 0.0
     if job.expect_head is not None and head != job.expect_head:
         raise PreconditionFailed(f"branch {job.branch} is at revision {head}, not {job.expect_head}", current=str(head))
     if job.precheck:
@@ -451,15 +480,14 @@ def apply_job(store: SqlStore, conn: Db, job: CommitJob) -> CommitResult:
         return result  # nothing changed: no revision
     # Revision times never go backwards (the clock may), so time -> revision is a binary
     # search over revision numbers.
-    last = conn.exec_driver_sql(
-        store._q("SELECT time FROM revision WHERE branch = ? AND rev = ?"), (job.branch, head)
-    ).first()
-    now = max(time.time(), last[0] if last else 0.0)
+    now = max(time.time(), last_time)
     conn.exec_driver_sql(
         store._q("INSERT INTO revision (branch, rev, time, source, author, message) VALUES (?, ?, ?, ?, ?, ?)"),
         (job.branch, head + 1, now, job.source, job.author, job.message),
     )
     result.revision = Revision(job.branch, head + 1, utc(now), job.source, job.author, job.message)
+    if heads is not None:
+        heads[job.branch] = (head + 1, base_rev, now)
     return result
 
 
