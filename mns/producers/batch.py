@@ -10,6 +10,7 @@ requests; alone, a write waits for nothing but the loop's current turn.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from mns.errors import MnsError
 from mns.store.api import CommitJob, CommitResult, Store
@@ -30,6 +31,8 @@ class WriteBatcher:
         self._pending: list[tuple[CommitJob, asyncio.Future[CommitResult]]] = []
         self._scheduled = False
         self._last_batch = 0
+        self.on_commit: Callable[[], None] | None = None
+        """Called after each group commit (e.g. to wake the notification worker); must not block."""
 
     async def commit(self, job: CommitJob) -> CommitResult:
         """Commit one change set as a revision; raises its domain error."""
@@ -55,6 +58,8 @@ class WriteBatcher:
             self._scheduled = False
         try:
             outcomes = self.store.commit_batch([job for job, _ in batch])
+            if self.on_commit is not None:
+                self.on_commit()
         except Exception as exc:  # the whole transaction failed: every request learns why
             for _, future in batch:
                 if not future.done():

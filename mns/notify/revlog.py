@@ -1,0 +1,95 @@
+"""The revision log as the notifications' outbox: each live revision's changes, read off the event loop.
+
+Every subscriber reads the revisions after its cursor here. Small revisions (a ProvMnS write)
+are kept in a bounded cache, so the worker reads each once however many subscribers there are;
+a big one (a bulk load) is streamed in chunks from the store each time, so memory stays bounded
+whatever a revision holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Iterator
+from typing import Final
+
+from mns.store.api import LIVE, Change, Revision
+from mns.store.sql import SqlStore
+
+CHUNK: Final = 500
+"""Changes read from the store per step (one thread hop)."""
+
+SMALL: Final = 2000
+"""A revision with at most this many changes is cached."""
+
+CACHE_CHANGES: Final = 50_000
+"""Changes the cache holds at the most (oldest revisions go first)."""
+
+
+def _take(changes: Iterator[Change], n: int) -> list[Change]:
+    return list(itertools.islice(changes, n))
+
+
+class RevisionLog:
+    """Revisions and their changes on the live twin, with a cache of the small ones."""
+
+    def __init__(self, store: SqlStore, *, cache_changes: int = CACHE_CHANGES) -> None:
+        self.store = store
+        self.cache_changes = cache_changes
+        self._cache: OrderedDict[int, tuple[Revision, list[Change]]] = OrderedDict()
+        self._held = 0
+
+    async def head(self) -> int:
+        """The live twin's newest revision."""
+        return await asyncio.to_thread(self.store.head, LIVE)
+
+    async def revision(self, rev: int) -> Revision:
+        """One revision's metadata."""
+        cached = self._cache.get(rev)
+        if cached is not None:
+            return cached[0]
+        return await asyncio.to_thread(self.store.revision, rev)
+
+    async def changes(self, rev: int) -> AsyncGenerator[list[Change], None]:
+        """The changes revision ``rev`` made, in key order, in chunks."""
+        cached = self._cache.get(rev)
+        if cached is not None:
+            self._cache.move_to_end(rev)
+            yield cached[1]
+            return
+        revision = await self.revision(rev)
+        loop = asyncio.get_running_loop()
+        it = self.store.diff(rev - 1, rev)
+        pending: asyncio.Future[list[Change]] | None = None
+
+        async def step(n: int) -> list[Change]:
+            nonlocal pending
+            pending = loop.run_in_executor(None, _take, it, n)
+            # Shielded: a cancelled reader must not leave the diff running while it is closed.
+            return await asyncio.shield(pending)
+
+        try:
+            first = await step(SMALL + 1)
+            if len(first) <= SMALL:
+                self._remember(rev, revision, first)
+                if first:
+                    yield first
+                return
+            yield first
+            while chunk := await step(CHUNK):
+                yield chunk
+        finally:
+            if pending is not None and not pending.done():
+                await asyncio.wait([pending])
+            # The diff holds a read transaction until it is closed.
+            await loop.run_in_executor(None, it.close)  # type: ignore[attr-defined]
+
+    def _remember(self, rev: int, revision: Revision, changes: list[Change]) -> None:
+        if rev in self._cache:
+            return
+        self._cache[rev] = (revision, changes)
+        self._held += max(1, len(changes))
+        while self._held > self.cache_changes and len(self._cache) > 1:
+            _, (_, dropped) = self._cache.popitem(last=False)
+            self._held -= max(1, len(dropped))
