@@ -67,6 +67,10 @@ def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool =
             message=f"demo network: {gnbs} gNBs, seed {seed}",
         )
         console.print(f"loaded {len(result.created):,} objects as revision {result.rev}")
+        from mns.fault import demo_alarms
+
+        alarms = demo_alarms(store, seed)
+        console.print(f"raised {len(alarms)} demo alarms")
         return result.rev or 0
     finally:
         store.close()
@@ -103,8 +107,12 @@ def serve(
     except MnsError as exc:
         _fail(exc)
         return
-    settings = Settings(root=mns_root.rstrip("/"), prov_version=prov_version)
+    from mns.notify.delivery import NotifySettings
+
     base = f"http://{host}:{port}"
+    root = mns_root.rstrip("/")
+    prov_root = f"{base}{root}/ProvMnS/{prov_version}"
+    settings = Settings(root=root, prov_version=prov_version, notify=NotifySettings(prov_root=prov_root))
     roots = [m.dn for m in store.roots()]
     console.print(f"twin-mns serving revision {store.head()} of {db}")
     console.print(f"  ProvMnS: {base}{settings.prov_prefix}/" + (roots[0].replace(",", "/") if roots else "<DN>"))

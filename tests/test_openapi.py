@@ -14,9 +14,11 @@ shared with ``test_fuzz.py``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,10 @@ import yaml
 from conftest import ROOT
 from fastapi.testclient import TestClient
 
+from mns.fault import demo_alarms
+from mns.pm.files import write_pm_file
+from mns.pm.model import Measurement
+from mns.pm.store import PmStore
 from mns.producers.app import Settings, create_app
 from mns.sim.generate import generate_network
 from mns.store import Create, SqlStore, open_store
@@ -180,15 +186,20 @@ def declared_pairs(op: Operation) -> set[tuple[int, str | None]]:
 # -- routes ---------------------------------------------------------------------------------
 
 
+def _unname(path: str) -> str:
+    """A path with its one-segment parameters unnamed (``{alarmId}`` and ``{alarm_id}`` alike)."""
+    return re.sub(r"\{(?!DN\})[^{}/]+\}", "{}", path)
+
+
 def normalise_doc_path(path: str) -> str:
-    """A documented full path with its DN parts collapsed to ``{DN}``."""
+    """A documented full path with its DN parts collapsed to ``{DN}``, other parameters unnamed."""
     path = path.replace("{URI-LDN-first-part}/{className}={id}", "/" + DN_TOKEN)
-    return path.replace("{dn}", DN_TOKEN)
+    return _unname(path.replace("{dn}", DN_TOKEN))
 
 
 def normalise_app_path(path: str) -> str:
-    """A route path with its ``{name:path}`` parameters collapsed to ``{DN}``."""
-    return re.sub(r"\{\w+:path\}", DN_TOKEN, path)
+    """A route path with its ``{name:path}`` parameters collapsed to ``{DN}``, others unnamed."""
+    return _unname(re.sub(r"\{\w+:path\}", DN_TOKEN, path))
 
 
 def app_routes(app: Any) -> dict[tuple[str, str], str | None]:
@@ -211,6 +222,7 @@ def doc_routes(settings: Settings) -> dict[tuple[str, str], str]:
     variables = {
         "MnSRoot": settings.root,
         "MnSVersion": settings.prov_version,
+        "FaultMnSVersion": settings.fault_version,
         "URI-LDN-first-part": "{URI-LDN-first-part}",
     }
     out: dict[tuple[str, str], str] = {}
@@ -223,7 +235,7 @@ def doc_routes(settings: Settings) -> dict[tuple[str, str], str]:
 
 @pytest.mark.parametrize(
     "settings",
-    [Settings(), Settings(root="/3GPPManagement", prov_version="v1900")],
+    [Settings(), Settings(root="/3GPPManagement", prov_version="v1900", fault_version="v1900")],
     ids=["default", "configured-root"],
 )
 def test_routes_are_the_documented_operations(settings: Settings, tmp_path: Path) -> None:
@@ -319,6 +331,23 @@ FLAT = "application/vnd.3gpp.object-tree-flat+json"
 JSON = "application/json"
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+F = "/FaultSupervisionMnS/v1800"
+ACK = {"ackUserId": "op", "ackState": "ACKNOWLEDGED"}
+UNACK = {"ackUserId": "op", "ackState": "UNACKNOWLEDGED"}
+CLEAR = {"clearUserId": "op", "perceivedSeverity": "CLEARED"}
+"""The demo alarms (``demo_alarms``): 1 CRITICAL, 2 MAJOR, 3 MINOR (unacknowledged), 4 WARNING
+(acknowledged), 5 cleared and unacknowledged."""
+FD = "/FileDataReportingMnS/v1800"
+J = "/PerfMeasJobCtrlMnS/v1800"
+ME_DN = ME.replace("/", ",")
+CELL_DN = CELL.replace("/", ",")
+PM_START = datetime(2026, 11, 1, tzinfo=UTC)
+PM_ROWS = [
+    Measurement(CELL_DN, mtype, 900, PM_START + timedelta(minutes=15 * q), value * q)
+    for q in range(1, 5)
+    for mtype, value in (("RRU.PrbUsedDl", 10.0), ("DRB.UEThpDl", 100.0))
+]
+"""The measurements the twin holds: one hour of a cell's PRB use and throughput."""
 
 
 def _replace_label(c: TestClient, label: str) -> httpx.Response:
@@ -333,6 +362,35 @@ def _put_unchanged(c: TestClient) -> httpx.Response:
 
 def _patch(c: TestClient, dn: str, body: bytes, media: str = MERGE, **headers: str) -> httpx.Response:
     return c.patch(f"{P}/{dn}", content=body, headers={"content-type": media, **headers})
+
+
+def _patch_alarms(c: TestClient, path: str, body: Any, media: str = MERGE) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return c.patch(f"{F}/alarms{path}", content=content, headers={"content-type": media, "x-twin-author": "probe"})
+
+
+def _report(c: TestClient, **more: str) -> httpx.Response:
+    body = {"dn": ME_DN, "beginTime": "2026-11-01T00:00:00Z", "endTime": "2026-11-01T01:00:00Z"}
+    return c.post(f"{T}/pm/files", json={**body, "granularityPeriod": 900, **more})
+
+
+def _reported(c: TestClient, compression: str) -> httpx.Response:
+    """The content of a file just reported."""
+    return c.get(_report(c, compression=compression).json()["fileLocation"])
+
+
+def _pm_file(**more: Any) -> bytes:
+    return write_pm_file(PM_ROWS, begin=PM_START, end=PM_START + timedelta(hours=1), **more)
+
+
+def _create_job(c: TestClient, *types: str, **more: Any) -> httpx.Response:
+    body = {"iOCName": "NRCellDU", "iOCInstanceList": [CELL_DN], "measurementCategoryList": list(types)}
+    return c.post(f"{J}/measJobs", json={**body, "granularityPeriod": 900, **more})
+
+
+def _job(c: TestClient) -> str:
+    """The id of a job just created."""
+    return _create_job(c, "RRU.PrbUsedDl").headers["location"].rsplit("/", 1)[1]
 
 
 PROBES: dict[tuple[str, int, str | None], Callable[[TestClient], httpx.Response]] = {
@@ -372,6 +430,52 @@ PROBES: dict[tuple[str, int, str | None], Callable[[TestClient], httpx.Response]
     ("getRevisions", 200, JSON): lambda c: c.get(f"{T}/revisions", params={"limit": "5"}),
     ("getRevisions", 400, JSON): lambda c: c.get(f"{T}/revisions", params={"limit": "0"}),
     ("getServiceIndex", 200, JSON): lambda c: c.get("/"),
+    ("getAlarms", 200, JSON): lambda c: c.get(f"{F}/alarms"),
+    ("getAlarms", 400, JSON): lambda c: c.get(f"{F}/alarms", params={"alarmAckState": "SOME_ALARMS"}),
+    ("getAlarms", 404, JSON): lambda c: c.get(f"{F}/alarms", params={"asOf": "999"}),
+    ("getAlarmCount", 200, JSON): lambda c: c.get(f"{F}/alarms/alarmCount"),
+    ("getAlarmCount", 400, JSON): lambda c: c.get(f"{F}/alarms/alarmCount", params={"filter": "(("}),
+    ("getAlarmCount", 404, JSON): lambda c: c.get(f"{F}/alarms/alarmCount", params={"asOf": "999"}),
+    ("patchAlarms", 204, None): lambda c: _patch_alarms(c, "", {"1": ACK, "2": CLEAR}),
+    ("patchAlarms", 400, JSON): lambda c: _patch_alarms(c, "", {"1": ACK, "99": ACK, "2": {"ackState": "?"}}),
+    ("patchAlarms", 415, JSON): lambda c: _patch_alarms(c, "", {"1": ACK}, JSON),
+    ("patchAlarm", 204, None): lambda c: _patch_alarms(c, "/1", ACK),
+    ("patchAlarm", 400, JSON): lambda c: _patch_alarms(c, "/1", {**ACK, **CLEAR}),
+    ("patchAlarm", 404, JSON): lambda c: _patch_alarms(c, "/99", ACK),
+    ("patchAlarm", 409, JSON): lambda c: _patch_alarms(c, "/1", UNACK),
+    ("patchAlarm", 415, JSON): lambda c: _patch_alarms(c, "/1", ACK, JSON),
+    ("postAlarmComment", 201, JSON): lambda c: c.post(f"{F}/alarms/1/comments", json={"commentText": "seen"}),
+    ("postAlarmComment", 400, JSON): lambda c: c.post(f"{F}/alarms/1/comments", json={"commentText": ""}),
+    ("postAlarmComment", 404, JSON): lambda c: c.post(f"{F}/alarms/99/comments", json={"commentText": "seen"}),
+    ("postAlarmComment", 415, JSON): lambda c: c.post(
+        f"{F}/alarms/1/comments", content=b'{"commentText": "seen"}', headers={"content-type": "text/plain"}
+    ),
+    ("getMeasurements", 200, JSON): lambda c: c.get(f"{T}/pm", params={"dn": CELL_DN}),
+    ("getMeasurements", 400, JSON): lambda c: c.get(f"{T}/pm", params={"dn": ME_DN, "scope": "BASE_EVERYTHING"}),
+    ("postMeasurements", 200, JSON): lambda c: c.post(
+        f"{T}/pm", content=_pm_file(), headers={"content-type": "application/xml"}
+    ),
+    ("postMeasurements", 400, JSON): lambda c: c.post(f"{T}/pm", content=b"<html/>"),
+    ("postPmFile", 201, JSON): _report,
+    ("postPmFile", 400, JSON): lambda c: _report(c, endTime="2026-11-01T00:00:00Z"),
+    ("postPmFile", 409, JSON): lambda c: (_report(c), _report(c))[1],
+    ("getFiles", 200, JSON): lambda c: (_report(c), c.get(f"{FD}/files", params={"fileDataType": "Performance"}))[1],
+    ("getFiles", 400, JSON): lambda c: c.get(f"{FD}/files"),
+    ("getFileContent", 200, "application/gzip"): lambda c: _reported(c, "gzip"),
+    ("getFileContent", 200, "application/xml"): lambda c: _reported(c, "none"),
+    ("getFileContent", 404, JSON): lambda c: c.get(f"{FD}/files/A20261101.0000+0000-0100+0000_x_900s.xml/content"),
+    ("createMeasJob", 201, JSON): lambda c: _create_job(c, "RRU.PrbUsedDl"),
+    ("createMeasJob", 202, JSON): lambda c: _create_job(c, "RRU.PrbUsedDl", "PEE.Energy"),
+    ("createMeasJob", 400, JSON): lambda c: _create_job(c, "No.Such.Type"),
+    ("createMeasJob", 415, JSON): lambda c: c.post(
+        f"{J}/measJobs", content=b"{}", headers={"content-type": "text/plain"}
+    ),
+    ("getMeasJobs", 200, JSON): lambda c: c.get(f"{J}/measJobs", params={"jobIdList": _job(c)}),
+    ("getMeasJobs", 404, JSON): lambda c: c.get(f"{J}/measJobs", params={"jobIdList": "nope"}),
+    ("getMeasJob", 200, JSON): lambda c: c.get(f"{J}/measJobs/{_job(c)}"),
+    ("getMeasJob", 404, JSON): lambda c: c.get(f"{J}/measJobs/nope"),
+    ("deleteMeasJob", 204, None): lambda c: c.delete(f"{J}/measJobs/{_job(c)}"),
+    ("deleteMeasJob", 404, JSON): lambda c: c.delete(f"{J}/measJobs/nope"),
 }
 """A request producing each declared (operationId, status, media type); None: no body."""
 
@@ -402,14 +506,137 @@ EXTRA_PROBES: dict[str, tuple[str, Callable[[TestClient], httpx.Response]]] = {
     "delete-subtree": ("deleteMoi", lambda c: c.delete(f"{P}/{DU}")),
     "diff-times": ("getDiff", lambda c: c.get(f"{T}/diff", params={"from": "2000-01-01T00:00:00Z", "to": "1"})),
     "history-comma-form": ("getHistory", lambda c: c.get(f"{T}/history/SubNetwork%3DRAN%2CSubNetwork%3DCentral")),
+    "alarms-selected": (
+        "getAlarms",
+        lambda c: c.get(
+            f"{F}/alarms",
+            params={
+                "alarmAckState": "ALL_ACTIVE_AND_UNACKNOWLEDGED_ALARMS",
+                "baseObjectInstance": ME.replace("/", ","),
+                "filter": 'perceivedSeverity="CRITICAL" or thresholdinfo/observedValue > 50',
+            },
+        ),
+    ),
+    "alarms-commented": ("getAlarms", lambda c: c.get(f"{F}/alarms", params={"filter": "comments"})),
+    "alarms-as-of-time": ("getAlarms", lambda c: c.get(f"{F}/alarms", params={"asOf": "2000-01-01T00:00:00Z"})),
+    "alarms-bad-base": ("getAlarms", lambda c: c.get(f"{F}/alarms", params={"baseObjectInstance": "x"})),
+    "alarms-as-of-no-zone": ("getAlarms", lambda c: c.get(f"{F}/alarms", params={"asOf": "2000-01-01T00:00:00"})),
+    "alarm-count-as-of": ("getAlarmCount", lambda c: c.get(f"{F}/alarms/alarmCount", params={"asOf": "2"})),
+    "alarm-count-selected": (
+        "getAlarmCount",
+        lambda c: c.get(f"{F}/alarms/alarmCount", params={"alarmAckState": "ALL_UNACKNOWLEDGED_ALARMS"}),
+    ),
+    "patch-alarms-empty": ("patchAlarms", lambda c: _patch_alarms(c, "", {})),
+    "patch-alarms-not-json": ("patchAlarms", lambda c: _patch_alarms(c, "", b"{")),
+    "patch-alarms-all-fail": ("patchAlarms", lambda c: _patch_alarms(c, "", {"1": UNACK, "5": CLEAR})),
+    "patch-alarms-mixed": ("patchAlarms", lambda c: _patch_alarms(c, "", {"4": CLEAR, "5": ACK, "1": UNACK})),
+    "clear-acknowledged": ("patchAlarm", lambda c: _patch_alarms(c, "/4", CLEAR)),
+    "clear-cleared": ("patchAlarm", lambda c: _patch_alarms(c, "/5", CLEAR)),
+    "ack-null-system": ("patchAlarm", lambda c: _patch_alarms(c, "/2", {**ACK, "ackSystemId": None})),
+    "ack-empty-user": ("patchAlarm", lambda c: _patch_alarms(c, "/2", {**ACK, "ackUserId": ""})),
+    "patch-alarm-no-body": ("patchAlarm", lambda c: _patch_alarms(c, "/2", b"")),
+    "comment-cleared": (
+        "postAlarmComment",
+        lambda c: c.post(
+            f"{F}/alarms/5/comments",
+            json={"commentText": "why", "commentUserId": "op", "commentTime": "2030-01-01T00:00:00+02:00"},
+        ),
+    ),
+    "comment-unknown-member": ("postAlarmComment", lambda c: c.post(f"{F}/alarms/1/comments", json={"x": 1})),
+    "comment-not-object": ("postAlarmComment", lambda c: c.post(f"{F}/alarms/1/comments", json=["seen"])),
+    "pm-scoped": (
+        "getMeasurements",
+        lambda c: c.get(
+            f"{T}/pm",
+            params={
+                "dn": ME,
+                "scopeType": "BASE_NTH_LEVEL",
+                "scopeLevel": "2",
+                "measurementTypes": "RRU.PrbUsedDl,DRB.UEThpDl",
+                "from": "2026-11-01T00:30:00Z",
+                "to": "2026-11-01T01:00:00+00:00",
+                "granularityPeriod": "900",
+            },
+        ),
+    ),
+    "pm-everything": ("getMeasurements", lambda c: c.get(f"{T}/pm")),
+    "pm-bad-type": ("getMeasurements", lambda c: c.get(f"{T}/pm", params={"measurementTypes": "RRU PrbUsedDl"})),
+    "pm-reversed": (
+        "getMeasurements",
+        lambda c: c.get(f"{T}/pm", params={"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}),
+    ),
+    "pm-bad-level": ("getMeasurements", lambda c: c.get(f"{T}/pm", params={"scopeLevel": "-1"})),
+    "pm-post-gzip-measCollec": (
+        "postMeasurements",
+        lambda c: c.post(f"{T}/pm", content=_pm_file(fmt="measCollec", compress=True)),
+    ),
+    "pm-post-ves-empty": ("postMeasurements", lambda c: c.post(f"{T}/pm", json={"eventList": []})),
+    "pm-post-empty": ("postMeasurements", lambda c: c.post(f"{T}/pm", content=b"")),
+    "pm-post-bad-gzip": ("postMeasurements", lambda c: c.post(f"{T}/pm", content=b"\x1f\x8b junk")),
+    "pm-file-measCollec": ("postPmFile", lambda c: _report(c, fileFormat="measCollec", compression="none")),
+    "pm-file-bad-format": ("postPmFile", lambda c: _report(c, fileFormat="csv")),
+    "pm-file-not-json": ("postPmFile", lambda c: c.post(f"{T}/pm/files", content=b"{")),
+    "files-window": (
+        "getFiles",
+        lambda c: c.get(f"{FD}/files", params={"fileDataType": "Trace", "beginTime": "2026-01-01T00:00:00Z"}),
+    ),
+    "files-reversed": (
+        "getFiles",
+        lambda c: c.get(
+            f"{FD}/files",
+            params={
+                "fileDataType": "Performance",
+                "beginTime": "2026-01-02T00:00:00Z",
+                "endTime": "2026-01-01T00:00:00Z",
+            },
+        ),
+    ),
+    "jobs-all": ("getMeasJobs", lambda c: (_job(c), _job(c), c.get(f"{J}/measJobs"))[2]),
+    "jobs-comma-list": ("getMeasJobs", lambda c: c.get(f"{J}/measJobs", params={"jobIdList": f"{_job(c)},{_job(c)}"})),
+    "job-streaming": (
+        "createMeasJob",
+        lambda c: _create_job(c, "RRU", reportingMethod="streaming", streamTarget="ws://collector", priority="high"),
+    ),
+    "job-no-stream-target": ("createMeasJob", lambda c: _create_job(c, "RRU.PrbUsedDl", reportingMethod="streaming")),
+    "job-unknown-object": (
+        "createMeasJob",
+        lambda c: c.post(
+            f"{J}/measJobs",
+            json={
+                "iOCName": "NRCellDU",
+                "iOCInstanceList": [f"{ME_DN},GNBDUFunction=1,NRCellDU=99"],
+                "measurementCategoryList": ["RRU.PrbUsedDl"],
+                "granularityPeriod": 900,
+            },
+        ),
+    ),
+    "job-not-json": (
+        "createMeasJob",
+        lambda c: c.post(f"{J}/measJobs", content=b"{", headers={"content-type": JSON}),
+    ),
+    "patch-alarm-nul-id": ("patchAlarm", lambda c: _patch_alarms(c, "/a%00b", ACK)),
+    "patch-alarms-nul-id": ("patchAlarms", lambda c: _patch_alarms(c, "", {"a\x00b": ACK})),
+    "comment-nul-id": ("postAlarmComment", lambda c: c.post(f"{F}/alarms/a%00b/comments", json={"commentText": "a"})),
+    "comment-time-out-of-range": (
+        "postAlarmComment",
+        lambda c: c.post(
+            f"{F}/alarms/1/comments", json={"commentText": "a", "commentTime": "0001-01-01T00:00:00+14:00"}
+        ),
+    ),
+    "comment-bad-time": (
+        "postAlarmComment",
+        lambda c: c.post(f"{F}/alarms/1/comments", json={"commentText": "a", "commentTime": "noon"}),
+    ),
 }
 """More requests, each of whose outcomes must be declared by its operation."""
 
 
 @pytest.fixture
 def client(store: SqlStore) -> Iterator[TestClient]:
-    """The app over one generated gNB (revision 1)."""
+    """The app over one generated gNB (revision 1) with the demo alarms and an hour of PM."""
     store.commit((Create(o.dn, o.attrs, o.cls) for o in generate_network(1, seed=3)), source="real")
+    assert [a.alarm_id for a in demo_alarms(store, 1)] == ["1", "2", "3", "4", "5"]
+    PmStore(store).add(PM_ROWS)
     with TestClient(create_app(store), raise_server_exceptions=False) as c:
         yield c
 
@@ -515,7 +742,22 @@ def test_declared_response_body_validates(key: tuple[str, int, str], client: Tes
     op_id, status, media = key
     response = PROBES[key](client)
     assert response.status_code == status
+    if not media.endswith("json"):  # a PM file: gzip, or XML
+        assert response.content.startswith(b"\x1f\x8b" if media == "application/gzip" else b"<?xml"), media
+        return
     errors = list(
         body_validator(_operations_by_id()[op_id], status, media, specs / "openapi").iter_errors(response.json())
     )
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:300]}" for e in errors[:5])
+
+
+@pytest.mark.parametrize("name", list(EXTRA_PROBES))
+def test_other_outcome_bodies_validate(name: str, client: TestClient, specs: Path) -> None:
+    op_id, send = EXTRA_PROBES[name]
+    response = send(client)
+    media = (response.headers.get("content-type") or "").split(";")[0].strip()
+    if not response.content or not media.endswith("json"):
+        return
+    op = _operations_by_id()[op_id]
+    errors = list(body_validator(op, response.status_code, media, specs / "openapi").iter_errors(response.json()))
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:300]}" for e in errors[:5])
