@@ -69,6 +69,10 @@ JSON_HEADERS: Final = {"Content-Type": "application/json"}
 AUTHOR: Final = "twin-mns notifications"
 
 
+CONTROL_CLASSES = (SUBSCRIPTION, HEARTBEAT_CONTROL)
+"""The classes whose changes steer the worker."""
+
+
 @dataclass(frozen=True, slots=True)
 class NotifySettings:
     """How notifications are made and delivered."""
@@ -453,11 +457,17 @@ class Notifier:
             head = self.processed
             try:
                 head = await self.revlog.head()
-                while self.processed < head:
-                    rev = self.processed + 1
-                    await self._control(rev)
+                if self.processed < head:
+                    # One indexed query finds the revisions that touched subscriptions; the
+                    # others need no look at all.
+                    touched = await self.revlog.touching(self.processed, head, CONTROL_CLASSES)
+                    for rev in touched:
+                        await self._control(rev)
+                        async with self._progress:
+                            self.processed = rev
+                            self._progress.notify_all()
                     async with self._progress:
-                        self.processed = rev
+                        self.processed = head
                         self._progress.notify_all()
             except Exception as exc:  # a store hiccup: the worker lives on and tries again shortly
                 log.warning("reading the revision log failed: %s", exc)
@@ -468,17 +478,19 @@ class Notifier:
 
     async def _control(self, rev: int) -> None:
         """Act on the subscriptions and HeartbeatControls that revision ``rev`` changed."""
+        # Only the control classes: one indexed query, whatever else the revision changed.
+        changes = await self.revlog.changes_of(rev, CONTROL_CLASSES)
+        if not changes:
+            return
         revision = await self.revlog.revision(rev)
-        async with aclosing(self.revlog.changes(rev)) as chunks:
-            async for chunk in chunks:
-                for change in chunk:
-                    if change.cls == SUBSCRIPTION:
-                        await self._subscription_changed(change, revision)
-                    elif change.cls == HEARTBEAT_CONTROL:
-                        parent = parent_dn(change.dn)
-                        subscriber = self.subscribers.get(parent or "")
-                        if subscriber is not None:
-                            self._heartbeat_changed(subscriber, change.dn, change.after)
+        for change in changes:
+            if change.cls == SUBSCRIPTION:
+                await self._subscription_changed(change, revision)
+            elif change.cls == HEARTBEAT_CONTROL:
+                parent = parent_dn(change.dn)
+                subscriber = self.subscribers.get(parent or "")
+                if subscriber is not None:
+                    self._heartbeat_changed(subscriber, change.dn, change.after)
 
     async def _subscription_changed(self, change: Change, revision: Revision) -> None:
         dn, rev = change.dn, revision.rev

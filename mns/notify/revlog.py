@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from typing import Final
 
 from mns.store.api import LIVE, Change, Revision
@@ -23,7 +23,7 @@ CHUNK: Final = 500
 SMALL: Final = 2000
 """A revision with at most this many changes is cached."""
 
-CACHE_CHANGES: Final = 50_000
+CACHE_CHANGES: Final = 5_000
 """Changes the cache holds at the most (oldest revisions go first)."""
 
 
@@ -50,6 +50,17 @@ class RevisionLog:
         if cached is not None:
             return cached[0]
         return await asyncio.to_thread(self.store.revision, rev)
+
+    async def touching(self, after: int, upto: int, classes: Sequence[str]) -> list[int]:
+        """The revisions in (after, upto] that created, changed or deleted objects of ``classes``."""
+        return await asyncio.to_thread(self.store.revisions_touching, classes, after=after, upto=upto)
+
+    async def changes_of(self, rev: int, classes: Sequence[str]) -> list[Change]:
+        """The changes revision ``rev`` made to objects of ``classes`` (one indexed query)."""
+        cached = self._cache.get(rev)
+        if cached is not None:
+            return [c for c in cached[1] if c.cls in classes]
+        return await asyncio.to_thread(lambda: list(self.store.diff(rev - 1, rev, classes=classes)))
 
     async def changes(self, rev: int) -> AsyncGenerator[list[Change], None]:
         """The changes revision ``rev`` made, in key order, in chunks."""

@@ -15,12 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from mns.errors import NotFound
 from mns.notify.rules import HEARTBEAT_CONTROL, SUBSCRIPTION, Definition, parse_definition
 from mns.nrm.dn import DN, SEP, key_depth, key_to_dn, to_key
-from mns.store import schema
 from mns.store.api import LIVE, Change, Revision, Scope, Version
 from mns.store.sql import SqlStore
 
@@ -139,14 +136,9 @@ def incarnation(*, store: SqlStore, dn: str) -> Incarnation | None:
 
 def subscription_dns(*, store: SqlStore) -> list[str]:
     """The DNs of the live twin's current subscriptions (one scan of the current rows)."""
-    moi = schema.moi
-    query = (
-        sa.select(moi.c.path)
-        .where(moi.c.branch == LIVE, moi.c.rev_to.is_(None), moi.c.cls == SUBSCRIPTION)
-        .order_by(moi.c.path)
-    )
-    with store.engine.connect() as conn:
-        return [key_to_dn(p) for (p,) in conn.execute(query)]
+    sql = store._q("SELECT path FROM moi WHERE branch = ? AND rev_to IS NULL AND cls = ? ORDER BY path")
+    with store._read() as db:  # a pooled reader: its page cache is small, the scan is not kept
+        return [key_to_dn(p) for (p,) in db.exec_driver_sql(sql, (LIVE, SUBSCRIPTION))]
 
 
 def heartbeat_control(*, store: SqlStore, dn: str, rev: int | None = None) -> tuple[str, dict[str, Any]] | None:

@@ -352,8 +352,10 @@ class Store(Protocol):
         """Every version of the object, oldest first."""
         ...
 
-    def diff(self, from_rev: AsOf, to_rev: AsOf = None, *, branch: int = LIVE) -> Iterator[Change]:
-        """Objects that differ between two revisions of a branch, in key order."""
+    def diff(
+        self, from_rev: AsOf, to_rev: AsOf = None, *, branch: int = LIVE, classes: Sequence[str] | None = None
+    ) -> Iterator[Change]:
+        """Objects (of ``classes`` only, if given) that differ between two revisions, in key order."""
         ...
 
     def create_branch(self, *, name: str = "", base: AsOf = None, author: str = "") -> Branch:

@@ -28,7 +28,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 CACHE_KIB = -65536
-"""SQLite page cache per connection: 64 MiB (a negative cache_size counts KiB)."""
+"""SQLite page cache of the writer: 64 MiB (a negative cache_size counts KiB)."""
+
+READER_CACHE_KIB = -16384
+"""SQLite page cache of each pooled reader: 16 MiB; there is one reader per concurrent read."""
 
 
 class Db(Protocol):
@@ -118,7 +121,7 @@ def connect_sqlite(path: str, *, readonly: bool, sync: str = "full") -> sqlite3.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {'NORMAL' if sync == 'normal' else 'FULL'}")
-    conn.execute(f"PRAGMA cache_size = {CACHE_KIB}")
+    conn.execute(f"PRAGMA cache_size = {READER_CACHE_KIB if readonly else CACHE_KIB}")
     conn.execute("PRAGMA temp_store = MEMORY")
     if readonly:
         conn.execute("PRAGMA query_only = 1")

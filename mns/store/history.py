@@ -41,14 +41,18 @@ def versions(store: SqlStore, conn: Db, branch: int, key: str, upto: int | None)
     return out
 
 
-def diff_live(store: SqlStore, conn: Db, lo: int, hi: int) -> Iterator[Change]:
+def diff_live(store: SqlStore, conn: Db, lo: int, hi: int, classes: Sequence[str] | None = None) -> Iterator[Change]:
+    """Changes of the live twin between two revisions, optionally of some classes only."""
     sql = (
         "SELECT path, cls, attrs, rev_from, rev_to FROM moi WHERE branch = 0"
         " AND ((rev_from > ? AND rev_from <= ?) OR (rev_to > ? AND rev_to <= ?))"
-        " ORDER BY path, rev_from"
     )
+    params: tuple[Any, ...] = (lo, hi, lo, hi)
+    if classes is not None:
+        sql += f" AND cls IN ({','.join('?' * len(classes))})"
+        params += tuple(classes)
     group: list[Any] = []
-    for row in store._stream(conn, sql, (lo, hi, lo, hi)):
+    for row in store._stream(conn, sql + " ORDER BY path, rev_from", params):
         if group and group[0][0] != row[0]:
             change = _change_of(group, lo, hi)
             if change:

@@ -222,6 +222,17 @@ class SqlStore:
             ).all()
         return [Revision(r[0], r[1], utc(r[2]), r[3], r[4], r[5]) for r in rows]
 
+    def revisions_touching(self, classes: Sequence[str], *, after: int, upto: int, branch: int = LIVE) -> list[int]:
+        """The revisions in (after, upto] that created, changed or deleted objects of ``classes``."""
+        marks = ",".join("?" * len(classes))
+        sql = self._q(
+            f"SELECT rev_from FROM moi WHERE branch = ? AND rev_from > ? AND rev_from <= ? AND cls IN ({marks})"
+            f" UNION SELECT rev_to FROM moi WHERE branch = ? AND rev_to > ? AND rev_to <= ? AND cls IN ({marks})"
+        )
+        params = (branch, after, upto, *classes, branch, after, upto, *classes)
+        with self._read() as conn:
+            return sorted({int(r[0]) for r in conn.exec_driver_sql(sql, params)})
+
     def _revisions(self, conn: Db, branch: int, revs: Iterable[int]) -> dict[int, Revision]:
         wanted = sorted(set(revs))
         out: dict[int, Revision] = {}
@@ -466,16 +477,20 @@ class SqlStore:
             raise NotFound(f"{key_to_dn(key)} has no history", dn=key_to_dn(key))
         return out
 
-    def diff(self, from_rev: AsOf, to_rev: AsOf = None, *, branch: int = LIVE) -> Iterator[Change]:
-        """Objects that differ between two revisions of a branch, in key order."""
+    def diff(
+        self, from_rev: AsOf, to_rev: AsOf = None, *, branch: int = LIVE, classes: Sequence[str] | None = None
+    ) -> Iterator[Change]:
+        """Objects (of ``classes`` only, if given) that differ between two revisions, in key order."""
+        wanted = list(classes) if classes is not None else None
         with self._read() as conn:
             f = self._resolve(conn, from_rev, branch)
             t = self._resolve(conn, to_rev, branch)
             lo, hi = min(f, t), max(f, t)
             if branch == LIVE:
-                changes: Iterable[Change] = diff_live(self, conn, lo, hi)
+                changes: Iterable[Change] = diff_live(self, conn, lo, hi, wanted)
             else:
-                changes = diff_branch(self, conn, branch, lo, hi, self._base_rev(conn, branch))
+                every = diff_branch(self, conn, branch, lo, hi, self._base_rev(conn, branch))
+                changes = every if wanted is None else (c for c in every if c.cls in wanted)
             for c in changes:
                 yield c if f <= t else reverse(c)
 
