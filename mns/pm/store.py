@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from mns.errors import AlreadyExists, BadRequest, NotFound
 from mns.nrm.dn import SEP, SEP_NEXT, key_depth, key_to_dn, to_key
+from mns.pm import events
 from mns.pm.model import Measurement, utc_of
 from mns.store.api import Scope
 from mns.store.schema import metadata
@@ -107,7 +108,8 @@ class PmStore:
 
     def add(self, measurements: Iterable[Measurement]) -> int:
         """Insert (or overwrite) measurements in one transaction; returns how many."""
-        rows = [_row(m) for m in measurements]
+        batch = measurements if isinstance(measurements, list | tuple) else list(measurements)
+        rows = [_row(m) for m in batch]
         if not rows:
             return 0
         sql = self._q(_UPSERT)
@@ -118,6 +120,7 @@ class PmStore:
                     cur.executemany(sql, rows[i : i + _CHUNK])
             finally:
                 cur.close()
+        events.emit(batch, store=self)
         return len(rows)
 
     def read(

@@ -6,12 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from mns.notify.delivery import Notifier, NotifySettings
+from mns.pm.store import PmStore
 from mns.producers import errors, fault, perf, prov, twin
 from mns.producers.batch import WriteBatcher
 from mns.store.api import Store
@@ -34,22 +36,37 @@ class Settings:
         return f"{self.root}/ProvMnS/{self.prov_version}"
 
 
+class Service(Protocol):
+    """A background worker the app starts with its lifespan and stops after it (in reverse order)."""
+
+    def start(self) -> None:
+        """Start (may block briefly; runs in a thread)."""
+
+    def stop(self) -> None:
+        """Stop, saving what must survive a restart."""
+
+
 def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     """A FastAPI app serving ProvMnS and TwinMnS over ``store``."""
     settings = settings or Settings()
     notify = settings.notify or NotifySettings(prov_root=settings.prov_prefix)
     notifier = Notifier(store=store, settings=notify) if isinstance(store, SqlStore) else None
+    services: list[Service] = []
+    if notifier is not None:
+        services.append(notifier)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # The notification worker runs beside the app, on a loop and thread of its own.
-        if notifier is not None:
-            await asyncio.to_thread(notifier.start)
+        # Background workers (notifications, PM jobs...) run beside the app, each on a thread of its own.
+        started: list[Service] = []
         try:
+            for service in services:
+                await asyncio.to_thread(service.start)
+                started.append(service)
             yield
         finally:
-            if notifier is not None:
-                await asyncio.to_thread(notifier.stop)
+            for service in reversed(started):
+                await asyncio.to_thread(service.stop)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -65,6 +82,9 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         app.state.batcher.on_commit = notifier.wake
     app.state.settings = settings
     app.state.notifier = notifier
+    app.state.services = services
+    app.state.pm_store = PmStore(store) if isinstance(store, SqlStore) else None
+    # Background services are added here, after the notifier (started first, stopped last).
     errors.install(app)
     # ProvMnS first: route matching tries routes in order, and these are the hot ones.
     app.include_router(prov.build_router(prefix=settings.prov_prefix, branch_of=prov.live, source_of=prov.oss))
