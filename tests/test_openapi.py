@@ -631,6 +631,20 @@ EXTRA_PROBES: dict[str, tuple[str, Callable[[TestClient], httpx.Response]]] = {
 """More requests, each of whose outcomes must be declared by its operation."""
 
 
+def _plugged_probes() -> None:
+    """Probes of newer routes live beside their tests in ``probes_*.py`` (a ``PROBES`` dict each, same form)."""
+    import importlib
+
+    for path in sorted(Path(__file__).parent.glob("probes_*.py")):
+        module = importlib.import_module(path.stem)
+        clash = set(module.PROBES) & set(PROBES)
+        assert not clash, f"{path.name} repeats probes {sorted(clash, key=str)}"
+        PROBES.update(module.PROBES)
+
+
+_plugged_probes()
+
+
 @pytest.fixture
 def client(store: SqlStore) -> Iterator[TestClient]:
     """The app over one generated gNB (revision 1) with the demo alarms and an hour of PM."""
