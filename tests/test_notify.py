@@ -36,8 +36,9 @@ from mns.notify.build import (
 )
 from mns.notify.cursor import Cursor, CursorStore
 from mns.notify.delivery import Notifier, NotifySettings
-from mns.notify.rules import SubscriptionRules, check_subscription, parse_definition
+from mns.notify.rules import check_subscription, parse_definition
 from mns.notify.subscriptions import Subscription
+from mns.nrm.class_rules import ClassRules
 from mns.nrm.validate import Validator
 from mns.store import Create, Delete, SqlStore, Update, open_store
 from mns.store.api import Change, ChangeKind, Revision
@@ -250,7 +251,7 @@ def test_good_subscriptions_pass() -> None:
 
 
 def test_bad_subscriptions_are_refused_at_the_write(store_url: str) -> None:
-    store = open_store(store_url, validator=SubscriptionRules(Validator()))
+    store = open_store(store_url, validator=ClassRules(Validator()))
     try:
         store.commit([Create(ROOT, {})], source="real")
         with pytest.raises(InvalidObject, match="notificationFilter"):

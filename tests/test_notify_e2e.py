@@ -27,9 +27,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import mns.notify.rules  # noqa: F401  (registers the subscription rule)
 from mns.conformance.schemas import PROV_MNS_FILE, load_specs, locate_specs
 from mns.notify.delivery import Notifier, NotifySettings
-from mns.notify.rules import SubscriptionRules
+from mns.nrm.class_rules import ClassRules
 from mns.nrm.validate import Validator
 from mns.producers.app import Settings, create_app
 from mns.store import Create, SqlStore, Update, open_store
@@ -101,7 +102,7 @@ class Recipient:
 @pytest.fixture
 def twin_store(tmp_path: Path) -> Iterator[SqlStore]:
     """A twin store whose validator refuses bad subscriptions, with a root and one ManagedElement."""
-    s = open_store(str(tmp_path / "twin.db"), validator=SubscriptionRules(Validator()))
+    s = open_store(str(tmp_path / "twin.db"), validator=ClassRules(Validator()))
     s.commit([Create(ROOT, {}), Create(ME, {"userLabel": "a"})], source="real")
     try:
         yield s

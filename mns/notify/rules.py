@@ -3,13 +3,13 @@
 The class registry checks types; these checks add what delivery needs: a recipient address
 that is an absolute http(s) URL, notification types the twin sends, a scope it understands
 and a filter it can evaluate. A recipient that does not answer is not a problem here (it may
-come up later); a malformed address is. ``SubscriptionRules`` wraps the store's validator so
-that a bad subscription is refused (400, nothing changed) like any other invalid object.
+come up later); a malformed address is. The check is a class rule (``mns.nrm.class_rules``),
+so a bad subscription is refused (400, nothing changed) like any other invalid object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -18,10 +18,9 @@ from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
 from mns.errors import BadRequest
 from mns.notify.build import DEFAULT_TYPES, SUPPORTED_TYPES
+from mns.nrm.class_rules import Exists, register
 from mns.nrm.filter import Filter, parse_filter
-from mns.nrm.validate import ERROR, Finding
 from mns.store.api import Scope
-from mns.store.write import ObjectValidator
 
 SUBSCRIPTION: Final = "NtfSubscriptionControl"
 HEARTBEAT_CONTROL: Final = "HeartbeatControl"
@@ -123,33 +122,12 @@ def check_subscription(dn: str, attrs: Mapping[str, Any]) -> list[str]:
     return [f"{dn}: {p}" for p in parse_definition(attrs)[1]]
 
 
-class SubscriptionRules:
-    """An ``ObjectValidator`` that adds ``check_subscription`` to another one for management writes."""
+def _rule(dn: str, attrs: Mapping[str, Any], exists: Exists | None) -> list[tuple[str, str]]:
+    """The subscription's problems as (attribute, message) for ``class_rules``."""
+    del dn, exists
+    return [(p.split(":", 1)[0], p.split(":", 1)[1].strip()) for p in parse_definition(attrs)[1]]
 
-    # Objects the mirror writes (writer "real") are not checked: they are the real network's
-    # own subscriptions, kept as they are and never delivered to (see ``subscriptions``).
 
-    def __init__(self, inner: ObjectValidator) -> None:
-        self.inner = inner
-
-    def validate(
-        self,
-        dn: str,
-        cls: str,
-        attrs: Mapping[str, Any],
-        *,
-        parent_cls: str | None,
-        strict: bool = False,
-        writer: str = "real",
-        previous: Mapping[str, Any] | None = None,
-    ) -> Sequence[Any]:
-        """The inner validator's findings, plus an error per subscription problem."""
-        found = self.inner.validate(
-            dn, cls, attrs, parent_cls=parent_cls, strict=strict, writer=writer, previous=previous
-        )
-        if cls != SUBSCRIPTION or writer == "real":
-            return found
-        problems = parse_definition(attrs)[1]
-        if not problems:
-            return found
-        return [*found, *(Finding(p.split(":", 1)[0], RULE, p, ERROR) for p in problems)]
+# Objects the mirror writes (writer "real") are not checked: they are the real network's
+# own subscriptions, kept as they are and never delivered to (see ``subscriptions``).
+register(SUBSCRIPTION, RULE, _rule)

@@ -72,12 +72,13 @@ class SqlStore:
         self.url = url
         self.strict = strict
         if validator is None:
-            from mns.notify.rules import SubscriptionRules
+            from mns.nrm import class_rules
             from mns.nrm.registry import default_registry
             from mns.nrm.validate import Validator
 
-            # Class rules beyond the registry's: a subscription's address, types and filter.
-            validator = SubscriptionRules(Validator(default_registry()))
+            # Class rules beyond the registry's: a subscription's address, a PM job's metrics...
+            class_rules.load()
+            validator = class_rules.ClassRules(Validator(default_registry()))
         self.validator = validator
         self.engine = make_engine(url, echo=echo)
         self.postgres = self.engine.dialect.name == "postgresql"

@@ -27,6 +27,7 @@ from mns.errors import (
     ParentMissing,
     PreconditionFailed,
 )
+from mns.nrm import class_rules
 from mns.nrm.dn import SEP_NEXT, key_class, key_depth, key_to_dn, parent_key, to_key
 from mns.store.api import LIVE, SOURCES, CommitJob, CommitResult, Create, Delete, Moi, Op, Put, Revision, Update, utc
 from mns.store.db import Db
@@ -149,6 +150,8 @@ class _Writer:
         previous: Mapping[str, Any] | None,
         pkey: str | None = None,
         dn: str | None = None,
+        *,
+        batch: bool = False,
     ) -> None:
         if not isinstance(attrs, Mapping):
             raise BadRequest(
@@ -162,15 +165,19 @@ class _Writer:
             pcls = self.parent_cls.get(pkey)
             if pcls is None:
                 pcls = self.parent_cls[pkey] = key_class(pkey)
-        findings = self.s.validator.validate(
-            dn or key_to_dn(key),
-            cls,
-            attrs,
-            parent_cls=pcls,
-            strict=self.s.strict,
-            writer=self.writer,
-            previous=previous,
-        )
+        token = class_rules.lookup.set(None if batch else self.exists_dn)
+        try:
+            findings = self.s.validator.validate(
+                dn or key_to_dn(key),
+                cls,
+                attrs,
+                parent_cls=pcls,
+                strict=self.s.strict,
+                writer=self.writer,
+                previous=previous,
+            )
+        finally:
+            class_rules.lookup.reset(token)
         if not findings:
             return
         errors = [f for f in findings if f.severity == "error"]
@@ -208,6 +215,13 @@ class _Writer:
     def exists(self, key: str) -> bool:
         row = self.current(key)
         return row is not None and row.exists
+
+    def exists_dn(self, dn: str) -> bool:
+        """Whether the object ``dn`` exists in this transaction's view (for class rules)."""
+        try:
+            return self.exists(to_key(dn))
+        except MnsError:
+            return False
 
     def write_version(self, key: str, cls: str, attrs_json: str | None, old: _Row | None) -> None:
         self.seen.clear()
@@ -261,7 +275,7 @@ class _Writer:
                     dn=key_to_dn(key),
                 )
             pkey = parent_key(key)
-            self.check(key, cls, op.attrs, None, pkey, op.dn)
+            self.check(key, cls, op.attrs, None, pkey, op.dn, batch=True)
             if key in keys:
                 raise AlreadyExists(f"{key_to_dn(key)} is created twice in this change set", dn=key_to_dn(key))
             keys.add(key)
