@@ -20,6 +20,7 @@ from mns.conformance.checks import (
     select_field,
 )
 from mns.conformance.client import FLAT, HIERARCHICAL, JSON, Exchange, ProvClient
+from mns.conformance.patches import MERGE_PATCH, patches
 from mns.conformance.report import ERROR, WARNING, Report
 from mns.conformance.schemas import OpenApiSpecs
 from mns.conformance.spelling import AUTO, OPENAPI, STAGE2, Spelling
@@ -27,11 +28,6 @@ from mns.conformance.subtree import Subtree, TestMoi, plan_subtree
 from mns.nrm.dn import DN
 from mns.nrm.registry import Registry
 
-MERGE_PATCH: Final = "application/merge-patch+json"
-GPP_MERGE_PATCH: Final = "application/3gpp-merge-patch+json"
-JSON_PATCH: Final = "application/json-patch+json"
-GPP_JSON_PATCH: Final = "application/3gpp-json-patch+json"
-PATCH_OK: Final = frozenset({200, 204})
 DELETE_OK: Final = frozenset({200, 204})
 
 
@@ -418,103 +414,8 @@ class Scenario:
         return self.add(check, problems, ex, ok_text)
 
     def patches(self) -> None:
-        """The four PATCH media types, each read back."""
-        tree = self.tree
-        cell1, cell2, cell3 = tree.cells
-        cls = cell1.cls
-
-        # RFC 7396 merge patch: change one attribute, remove another with null
-        merge: dict[str, Any] = {
-            "attributes": {
-                self.spelling.attr(cls, "administrativeState"): "LOCKED",
-                self.spelling.attr(cls, "userLabel"): None,
-            }
-        }
-        ex = self.client.patch(self.wire(cell1.dn), merge, MERGE_PATCH)
-        if self.write(f"patch: {MERGE_PATCH}", ex, PATCH_OK, "administrativeState LOCKED, userLabel removed", cell1.dn):
-            state = self.state[str(cell1.dn)]
-            state["administrativeState"] = "LOCKED"
-            state.pop("userLabel", None)
-        problems, back = self.read_back(cell1.dn, removed=["userLabel"])
-        self.add(f"patch: {MERGE_PATCH} effect", problems, back, "read back as patched")
-
-        # TS 32.158 3GPP merge patch: the base's attributes, a child created, a child deleted
-        cell4 = tree.cell("4", 104)
-        child_key = self.spelling.child_key(tree.du.cls, "NRCellDU")
-        body: dict[str, Any] = {
-            "id": tree.du.dn.id,
-            "attributes": {self.spelling.attr(tree.du.cls, "userLabel"): "3gpp-merge-patched DU"},
-            child_key: [
-                {"id": "4", "attributes": self.spelling.attrs(cls, cell4.attrs)},
-                {"id": cell3.dn.id, "attributes": None},
-            ],
-        }
-        ex = self.client.patch(self.wire(tree.du.dn), body, GPP_MERGE_PATCH)
-        if self.write(
-            f"patch: {GPP_MERGE_PATCH}",
-            ex,
-            PATCH_OK,
-            f"{self.rel(tree.du.dn)} userLabel, NRCellDU=4 created, NRCellDU=3 deleted",
-            tree.du.dn,
-        ):
-            self.state[str(tree.du.dn)]["userLabel"] = "3gpp-merge-patched DU"
-            self.state[str(cell4.dn)] = dict(cell4.attrs)
-            self.state.pop(str(cell3.dn), None)
-        problems, back = self.read_back(tree.du.dn)
-        more, _ = self.read_back(cell4.dn)
-        problems += more + self.absent(cell3.dn)
-        self.add(
-            f"patch: {GPP_MERGE_PATCH} effect",
-            problems,
-            back,
-            "the base changed, the child with attributes created, the one with null deleted",
-        )
-
-        # RFC 6902 JSON patch on the target's representation
-        body_ops = [
-            {"op": "replace", "path": f"/attributes/{self.spelling.attr(cls, 'nRPCI')}", "value": 111},
-            {"op": "add", "path": f"/attributes/{self.spelling.attr(cls, 'userLabel')}", "value": "json-patched"},
-        ]
-        ex = self.client.patch(self.wire(cell1.dn), body_ops, JSON_PATCH)
-        if self.write(f"patch: {JSON_PATCH}", ex, PATCH_OK, "replace nRPCI, add userLabel", cell1.dn):
-            self.state[str(cell1.dn)].update(nRPCI=111, userLabel="json-patched")
-        problems, back = self.read_back(cell1.dn)
-        self.add(f"patch: {JSON_PATCH} effect", problems, back, "read back as patched")
-
-        # TS 32.158 3GPP JSON patch: DN-relative paths, an attribute, an object added and removed
-        cell5 = tree.cell("5", 105)
-        rdn2 = self.wire(DN.of((cls, cell2.dn.id))).uri
-        rdn4 = self.wire(DN.of((cls, "4"))).uri
-        rdn5 = self.wire(DN.of((cls, "5"))).uri
-        body_ops = [
-            {"op": "replace", "path": f"/{rdn2}#/attributes/{self.spelling.attr(cls, 'nRPCI')}", "value": 112},
-            {
-                "op": "add",
-                "path": f"/{rdn5}",
-                "value": {"id": "5", "attributes": self.spelling.attrs(cls, cell5.attrs)},
-            },
-            {"op": "remove", "path": f"/{rdn4}"},
-        ]
-        ex = self.client.patch(self.wire(tree.du.dn), body_ops, GPP_JSON_PATCH)
-        if self.write(
-            f"patch: {GPP_JSON_PATCH}",
-            ex,
-            PATCH_OK,
-            f"/{rdn2}#/attributes/..., add /{rdn5}, remove /{rdn4}",
-            tree.du.dn,
-        ):
-            self.state[str(cell2.dn)]["nRPCI"] = 112
-            self.state[str(cell5.dn)] = dict(cell5.attrs)
-            self.state.pop(str(cell4.dn), None)
-        problems, back = self.read_back(cell2.dn)
-        more, _ = self.read_back(cell5.dn)
-        problems += more + self.absent(cell4.dn)
-        self.add(
-            f"patch: {GPP_JSON_PATCH} effect",
-            problems,
-            back,
-            "the attribute replaced, the object added and the one removed",
-        )
+        """The four PATCH media types, each read back (``mns.conformance.patches``)."""
+        patches(self)
 
     def replace(self) -> None:
         """PUT over an existing object: a complete replacement, then an identical one."""

@@ -18,12 +18,11 @@ from typing import Any
 
 from mns.errors import (
     BadRequest,
-    MergeConflict,
     MnsError,
     NotFound,
 )
 from mns.nrm.dn import SEP, SEP_NEXT, key_depth, key_to_dn, to_key
-from mns.store import schema
+from mns.store import branches, schema
 from mns.store.api import (
     LIVE,
     AsOf,
@@ -37,7 +36,6 @@ from mns.store.api import (
     Revision,
     Scope,
     Version,
-    ops_for_changes,
     utc,
 )
 from mns.store.db import Db, SqlitePool, make_engine
@@ -495,59 +493,27 @@ class SqlStore:
             for c in changes:
                 yield c if f <= t else reverse(c)
 
-    # -- branches ---------------------------------------------------------------------------
+    # -- branches (mns.store.branches) -----------------------------------------------------
 
     def create_branch(self, *, name: str = "", base: AsOf = None, author: str = "") -> Branch:
         """A new sandbox on the live twin at ``base`` (now by default): one row, constant time."""
-        with self.engine.begin() as conn:
-            base_rev = self._resolve(conn, base, LIVE)
-            now = time.time()
-            result = conn.execute(
-                schema.branch.insert().values(name=name, base_rev=base_rev, created=now, author=author)
-            )
-            assert result.inserted_primary_key is not None
-            branch_id = int(result.inserted_primary_key[0])
-        return Branch(branch_id, name, base_rev, 0, utc(now), author)
+        return branches.create(self, name=name, base=base, author=author)
 
     def branch(self, branch_id: int) -> Branch:
         """A sandbox by id."""
-        if branch_id == LIVE:
-            raise NotFound("branch 0 is the live twin, not a sandbox")
-        with self._read() as conn:
-            row = conn.exec_driver_sql(
-                self._q(f"SELECT b.id, b.name, b.base_rev, {_HEAD}, b.created, b.author FROM branch b WHERE b.id = ?"),
-                (branch_id,),
-            ).first()
-        if row is None:
-            raise NotFound(f"sandbox {branch_id} does not exist")
-        return Branch(row[0], row[1], row[2], row[3], utc(row[4]), row[5])
+        return branches.get(self, branch_id)
 
     def branches(self) -> list[Branch]:
         """Every sandbox."""
-        with self._read() as conn:
-            rows = conn.exec_driver_sql(
-                self._q(
-                    f"SELECT b.id, b.name, b.base_rev, {_HEAD}, b.created, b.author FROM branch b"
-                    " WHERE b.id <> 0 ORDER BY b.id"
-                )
-            ).all()
-        return [Branch(r[0], r[1], r[2], r[3], utc(r[4]), r[5]) for r in rows]
+        return branches.every(self)
 
     def drop_branch(self, branch_id: int) -> None:
         """Delete a sandbox, its rows and its revisions."""
-        self.branch(branch_id)
-        with self._write(branch_id) as (conn, _, _):
-            for table in ("moi", "revision"):
-                conn.exec_driver_sql(self._q(f"DELETE FROM {table} WHERE branch = ?"), (branch_id,))
-            conn.exec_driver_sql(self._q("DELETE FROM branch WHERE id = ?"), (branch_id,))
+        branches.drop(self, branch_id)
 
     def change_set(self, branch_id: int) -> list[Change]:
         """What the sandbox changed against its base, in key order (parents first)."""
-        self.branch(branch_id)
-        with self._read() as conn:
-            return list(
-                diff_branch(self, conn, branch_id, 0, self._head(conn, branch_id), self._base_rev(conn, branch_id))
-            )
+        return branches.change_set(self, branch_id)
 
     def merge_branch(self, branch_id: int, *, author: str = "", message: str = "") -> CommitResult:
         """Apply the sandbox's change set to the live twin as one revision (source sandbox:<id>).
@@ -555,41 +521,7 @@ class SqlStore:
         Raises MergeConflict, naming the objects, when the live twin changed any of them since
         the sandbox's base; nothing is applied then.
         """
-        sandbox = self.branch(branch_id)
-        changes: list[Change] = []
-
-        def check(conn: Db) -> None:
-            head = self._head(conn, branch_id)
-            changes.extend(diff_branch(self, conn, branch_id, 0, head, sandbox.base_rev))
-            live_head = self._head(conn, LIVE)
-            moved = []
-            for c in changes:
-                now = self._get_at(conn, to_key(c.dn), LIVE, live_head)
-                then = self._get_at(conn, to_key(c.dn), LIVE, sandbox.base_rev)
-                if (now is None) != (then is None) or (now and then and now.rev != then.rev):
-                    moved.append(c.dn)
-            if moved:
-                raise MergeConflict(
-                    f"the live twin changed {len(moved)} object(s) of sandbox {branch_id} since its base "
-                    f"revision {sandbox.base_rev}: {', '.join(moved[:10])}",
-                    dns=moved,
-                )
-
-        def ops() -> Iterator[Op]:
-            yield from ops_for_changes(changes)
-
-        job = CommitJob(
-            ops(),
-            source=f"sandbox:{branch_id}",
-            author=author,
-            message=message or f"merge of sandbox {branch_id}",
-            branch=LIVE,
-            precheck=check,
-        )
-        outcome = self.commit_batch([job])[0]
-        if isinstance(outcome, MnsError):
-            raise outcome
-        return outcome
+        return branches.merge(self, branch_id, author=author, message=message)
 
     # -- writes -----------------------------------------------------------------------------
 
