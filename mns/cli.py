@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mns.errors import MnsError
+
+if TYPE_CHECKING:
+    from mns.store import SqlStore
 
 app = typer.Typer(
     add_completion=False,
@@ -48,6 +51,22 @@ def _progress(items: Iterable[T], total: int, what: str) -> Iterator[T]:
             yield item
 
 
+def demo_pm(store: SqlStore, *, seed: int, root: str, hours: int = 24) -> int:
+    """A day of 15-minute PM for every cell of the demo network, following a daily curve."""
+    from datetime import UTC, datetime, timedelta
+
+    import orjson
+
+    from mns.pm.store import PmStore
+    from mns.sim.traffic import traffic, traffic_cells
+    from mns.store import Scope
+
+    objects = ((dn, cls, orjson.loads(attrs)) for dn, cls, attrs, _ in store.scan(root, scope=Scope.BASE_ALL))
+    cells = traffic_cells(o for o in objects if o[1] in ("NRCellDU", "NRCellCU"))
+    end = datetime.now(UTC)
+    return PmStore(store).add(list(traffic(cells, end - timedelta(hours=hours), end, seed=seed)))
+
+
 def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool = False) -> int:
     """Fill an empty twin with a generated network; returns the revision (0 if not empty)."""
     from mns.sim.generate import count_objects, generate_network
@@ -71,6 +90,8 @@ def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool =
 
         alarms = demo_alarms(store, seed)
         console.print(f"raised {len(alarms)} demo alarms")
+        rows = demo_pm(store, seed=seed, root=root)
+        console.print(f"loaded {rows:,} PM values (the last 24 hours of every cell, 15-minute periods)")
         return result.rev or 0
     finally:
         store.close()
