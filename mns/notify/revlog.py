@@ -39,6 +39,8 @@ class RevisionLog:
         self.cache_changes = cache_changes
         self._cache: OrderedDict[int, tuple[Revision, list[Change]]] = OrderedDict()
         self._held = 0
+        self._loading: dict[int, asyncio.Future[list[Change] | None]] = {}
+        """Revisions being read now: the others wait for that read instead of repeating it."""
 
     async def head(self) -> int:
         """The live twin's newest revision."""
@@ -69,8 +71,26 @@ class RevisionLog:
             self._cache.move_to_end(rev)
             yield cached[1]
             return
-        revision = await self.revision(rev)
+        loading = self._loading.get(rev)
+        if loading is not None:
+            # Another subscriber is reading this revision: share its first step.
+            try:
+                shared = await asyncio.shield(loading)
+            except Exception:
+                shared = None  # that read failed: this one reads for itself
+            if shared is not None:
+                if shared:
+                    yield shared
+                return
         loop = asyncio.get_running_loop()
+        mine: asyncio.Future[list[Change] | None] | None = None
+        if rev not in self._loading:
+            mine = self._loading[rev] = loop.create_future()
+        try:
+            revision = await self.revision(rev)
+        except BaseException as exc:
+            self._settle(rev, mine, exc)
+            raise
         it = self.store.diff(rev - 1, rev)
         pending: asyncio.Future[list[Change]] | None = None
 
@@ -81,11 +101,18 @@ class RevisionLog:
             return await asyncio.shield(pending)
 
         try:
-            first = await step(SMALL + 1)
-            if len(first) <= SMALL:
-                self._remember(rev, revision, first)
-                if first:
-                    yield first
+            try:
+                first = await step(SMALL + 1)
+            except BaseException as exc:
+                self._settle(rev, mine, exc)
+                raise
+            small = first if len(first) <= SMALL else None
+            if small is not None:
+                self._remember(rev, revision, small)
+            self._settle(rev, mine, small)
+            if small is not None:
+                if small:
+                    yield small
                 return
             yield first
             while chunk := await step(CHUNK):
@@ -95,6 +122,21 @@ class RevisionLog:
                 await asyncio.wait([pending])
             # The diff holds a read transaction until it is closed.
             await loop.run_in_executor(None, it.close)  # type: ignore[attr-defined]
+
+    def _settle(
+        self, rev: int, mine: asyncio.Future[list[Change] | None] | None, outcome: list[Change] | BaseException | None
+    ) -> None:
+        """Hand the first step of a read (the small revision's changes, None when big) to those waiting."""
+        if mine is None:
+            return
+        self._loading.pop(rev, None)
+        if mine.done():
+            return
+        if isinstance(outcome, BaseException):
+            mine.set_exception(outcome if isinstance(outcome, Exception) else RuntimeError("read cancelled"))
+            mine.exception()  # retrieved: nobody may be waiting
+        else:
+            mine.set_result(outcome)
 
     def _remember(self, rev: int, revision: Revision, changes: list[Change]) -> None:
         if rev in self._cache:
