@@ -473,15 +473,10 @@ def alarm_list_json(
 ) -> tuple[int, bytes]:
     """The alarm list as the spec's JSON map (alarm id -> record), straight from the stored JSON."""
     matcher = _filter(filter)
-    seq, rows = AlarmStore.of(store).rows(
-        as_of=as_of, ack_state=_ack_state(ack_state), base=_base(base_object_instance)
+    keep = None if matcher is None else (lambda alarm_id, text: matcher.matches(alarm_id, orjson.loads(text)))
+    return AlarmStore.of(store).list_json(
+        as_of=as_of, ack_state=_ack_state(ack_state), base=_base(base_object_instance), keep=keep
     )
-    parts = [
-        orjson.dumps(alarm_id) + b":" + text.encode()
-        for alarm_id, _, text in rows
-        if matcher is None or matcher.matches(alarm_id, orjson.loads(text))
-    ]
-    return seq, b"{" + b",".join(parts) + b"}"
 
 
 def list_alarms(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -290,6 +290,34 @@ class AlarmStore:
             sql, params = _listed("alarm_id, severity, record, first_seq", seq, ack_state, base)
             found = db.exec_driver_sql(self.q(sql + " ORDER BY first_seq"), params).all()
         return seq, [(r[0], r[1], r[2]) for r in found]
+
+    def list_json(
+        self,
+        *,
+        as_of: AsOf = None,
+        ack_state: AlarmAckState = AlarmAckState.ALL_ALARMS,
+        base: str | None = None,
+        keep: Callable[[str, str], bool] | None = None,
+    ) -> tuple[int, bytes]:
+        """(sequence read, the JSON map alarm id -> record) of the listed alarms ``keep(id, record JSON)`` accepts.
+
+        Written from the cursor into one buffer: a big alarm list is held about twice (the
+        buffer and the answer), never as rows, parts and answer at once.
+        """
+        buf = bytearray(b"{")
+        with self.store._read() as db:
+            seq = self._resolve(db, as_of)
+            sql, params = _listed("alarm_id, record, first_seq", seq, ack_state, base)
+            for alarm_id, text, _ in db.exec_driver_sql(self.q(sql + " ORDER BY first_seq"), params):
+                if keep is not None and not keep(alarm_id, text):
+                    continue
+                if len(buf) > 1:
+                    buf += b","
+                buf += orjson.dumps(alarm_id)
+                buf += b":"
+                buf += text.encode()
+        buf += b"}"
+        return seq, bytes(buf)
 
     def counts(
         self,
