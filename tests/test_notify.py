@@ -227,7 +227,7 @@ GOOD = {"notificationRecipientAddress": "http://127.0.0.1:9/unreachable-is-fine"
         ({"notificationRecipientAddress": "http://"}, "notificationRecipientAddress"),
         ({"notificationRecipientAddress": "http://exa mple.invalid/"}, "notificationRecipientAddress"),
         ({"notificationRecipientAddress": 42}, "not a URL string"),
-        ({"notificationTypes": ["notifyNewAlarm"]}, "notifyNewAlarm not supported"),
+        ({"notificationTypes": ["notifyNoSuchThing"]}, "notifyNoSuchThing not supported"),
         ({"notificationTypes": "notifyMOICreation"}, "not a list"),
         ({"notificationFilter": "//NRCellDU["}, "notificationFilter:"),
         ({"notificationFilter": "count(//NRCellDU)"}, "notificationFilter:"),

@@ -235,10 +235,23 @@ def closed_port() -> int:
     return port
 
 
-def test_an_unreachable_recipient_is_no_error_and_a_new_address_applies_at_once(twin_store: SqlStore) -> None:
-    rec = Recipient()
+def test_an_unreachable_recipient_is_refused_and_a_new_address_applies_at_once(twin_store: SqlStore) -> None:
+    rec, gone = Recipient(), Recipient()
     with serve(rec.app) as rurl, twin(twin_store) as (c, notifier):
-        subscribe(c, f"http://127.0.0.1:{closed_port()}/ntf")  # nobody listens: accepted all the same
+        head = twin_store.head()
+        r = c.put(
+            uri(SUB),
+            json={"id": "1", "attributes": {"notificationRecipientAddress": f"http://127.0.0.1:{closed_port()}/ntf"}},
+        )
+        assert r.status_code == 400
+        info = r.json()["error"]["errorInfo"]
+        assert "notificationRecipientAddress" in info
+        assert "not reachable" in info
+        assert "subscription-recipient" in info
+        assert twin_store.head() == head
+        assert twin_store.get(SUB) is None
+        with serve(gone.app) as gone_url:
+            subscribe(c, f"{gone_url}/ntf")  # reachable now; it goes away below
         for i in range(3):
             label(c, f"v{i}")
         wait_for(lambda: failures(notifier) >= 2, "failed attempts")
@@ -249,6 +262,7 @@ def test_an_unreachable_recipient_is_no_error_and_a_new_address_applies_at_once(
         )
         assert r.status_code == 204
         wait_for(lambda: len(rec.received) == 4, "the waiting notifications at the new address")
+    assert gone.received == []
     assert [b["href"].rsplit("/", 1)[-1] for b in rec.received] == ["ManagedElement=1"] * 3 + [
         "NtfSubscriptionControl=1"
     ]

@@ -32,7 +32,27 @@ HEARTBEAT: Final = "notifyHeartbeat"
 CM_TYPES: Final = (CREATION, DELETION, VALUE_CHANGES, CHANGES)
 DEFAULT_TYPES: Final = frozenset({CREATION, DELETION, VALUE_CHANGES})
 """What a subscription without ``notificationTypes`` receives."""
-SUPPORTED_TYPES: Final = frozenset({*CM_TYPES, HEARTBEAT})
+ALARM_TYPES: Final = frozenset(
+    {
+        "notifyNewAlarm",
+        "notifyChangedAlarm",
+        "notifyChangedAlarmGeneral",
+        "notifyAckStateChanged",
+        "notifyCorrelatedNotificationChanged",
+        "notifyComments",
+        "notifyClearedAlarm",
+        "notifyAlarmListRebuilt",
+        "notifyPotentialFaultyAlarmList",
+    }
+)
+"""TS 28.532 ``AlarmNotificationTypes`` (Fault MnS), delivered by the event notifier."""
+FILE_TYPES: Final = frozenset({"notifyFileReady", "notifyFilePreparationError"})
+"""TS 28.532 ``FileNotificationTypes`` (File Data Reporting MnS)."""
+THRESHOLD_TYPES: Final = frozenset({"notifyThresholdCrossing"})
+"""TS 28.532 ``PerfNotificationTypes``."""
+EVENT_TYPES: Final = ALARM_TYPES | FILE_TYPES | THRESHOLD_TYPES
+"""The types the event notifier (``mns.notify.events``) delivers; the CM worker ignores them."""
+SUPPORTED_TYPES: Final = frozenset({*CM_TYPES, HEARTBEAT, *EVENT_TYPES})
 
 MAX_MOI_CHANGES: Final = 1000
 """``moiChanges`` items in one notifyMOIChanges; a bigger revision gives several."""

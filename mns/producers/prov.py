@@ -8,7 +8,7 @@ Every response carries ``X-Twin-Revision`` (the revision it reflects); objects c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
@@ -16,6 +16,7 @@ from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from mns.errors import BadRequest, NotFound, UnsupportedMediaType
+from mns.notify.reach import ensure_reachable, parse_address
 from mns.nrm.dn import DN, key_to_dn, to_key
 from mns.nrm.filter import parse_filter
 from mns.nrm.resource import (
@@ -103,8 +104,68 @@ def _dn_text(path: str) -> str:
     return key_to_dn(to_key(path))
 
 
-def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Request], str]) -> APIRouter:
-    """The ProvMnS routes under ``prefix`` (e.g. ``/ProvMnS/v1800``)."""
+RECIPIENT: Final = "notificationRecipientAddress"
+
+
+class UnreachableRecipient(BadRequest):
+    """A subscription's new recipient address accepts no connection."""
+
+    rule = "subscription-recipient"
+
+
+def _recipients(body: Any) -> set[str]:
+    """The recipient addresses a PUT or PATCH body sets, in any of the body forms."""
+    found: set[str] = set()
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            value = node.get(RECIPIENT)
+            if isinstance(value, str):
+                found.add(value)
+            path, value = node.get("path"), node.get("value")
+            if isinstance(path, str) and path.endswith("/" + RECIPIENT) and isinstance(value, str):
+                found.add(value)  # a JSON patch operation on the attribute itself
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+async def check_recipients(request: Request, raw: bytes, body: Any) -> None:
+    """Refuse (400, nothing changed) a subscription whose new recipient cannot be reached now.
+
+    Addresses the twin already delivers to are not tried again (a recipient that is down for a
+    while keeps its subscription; delivery retries it). The class rule checks the form of the
+    address inside the write; this adds reachability, which must not be tried inside it.
+    """
+    if RECIPIENT.encode() not in raw:
+        return
+    notifier = getattr(request.app.state, "notifier", None)
+    known = {s.address for s in notifier.subscribers.values()} if notifier is not None else set()
+    for address in sorted(_recipients(body) - known):
+        try:
+            parse_address(address)
+        except BadRequest:
+            continue  # malformed: the class rule refuses it inside the write, naming object and rule
+        try:
+            await ensure_reachable(address)
+        except BadRequest as exc:
+            raise UnreachableRecipient(f"{RECIPIENT}: {exc.message}") from None
+
+
+def build_router(
+    *,
+    prefix: str,
+    branch_of: BranchOf,
+    source_of: Callable[[Request], str],
+    reach: bool = False,
+) -> APIRouter:
+    """The ProvMnS routes under ``prefix`` (e.g. ``/ProvMnS/v1800``).
+
+    With ``reach``, a write that sets a subscription's recipient address checks that it can be
+    reached (see ``check_recipients``).
+    """
     router = APIRouter()
 
     def store_of(request: Request) -> Store:
@@ -152,7 +213,10 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
         dn = _dn(dn_path)
         if _media_type(request) not in ("application/json", ""):
             raise UnsupportedMediaType(f"PUT takes application/json, not {_media_type(request)}")
-        body = _json_body(await request.body(), "PUT")
+        raw = await request.body()
+        body = _json_body(raw, "PUT")
+        if reach:
+            await check_recipients(request, raw, body)
         attrs = parse_resource(body, cls=dn.cls, id_=dn.id, dn=str(dn))
         put = Put(str(dn), attrs, if_match=request.headers.get("if-match"))
         result = await _commit(request, [put], f"PUT {dn}", branch, source_of(request))
@@ -181,7 +245,10 @@ def build_router(*, prefix: str, branch_of: BranchOf, source_of: Callable[[Reque
         media = _media_type(request)
         if media not in service.PATCH_TYPES:
             raise UnsupportedMediaType(f"PATCH takes {', '.join(service.PATCH_TYPES)}, not {media or 'no media type'}")
-        body = _json_body(await request.body(), "PATCH")
+        raw = await request.body()
+        body = _json_body(raw, "PATCH")
+        if reach:
+            await check_recipients(request, raw, body)
         result = await _patch(request, store, dn, media, body, branch, source_of(request))
         rev = result.revision.rev if result.revision else store.head(branch)
         headers = {REVISION_HEADER: str(rev)}
