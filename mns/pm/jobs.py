@@ -5,7 +5,9 @@ A job names a class (``iOCName``), objects of that class that exist in the twin
 see ``mns.pm.catalog``). A request with an unknown object, an object of another class, an
 unknown measurement type or malformed values is refused (400) and nothing is stored. A known
 type that is not measured on the class is not an error: the job is created without it and it
-is listed in ``unsupportedList`` (the spec's 202 partial success).
+is listed in ``unsupportedList`` (the spec's 202 partial success). A file-reporting job needs a
+granularity period the twin reports (``mns.pm.job_rules.GRANULARITY_PERIODS``); such jobs write
+their files on schedule (``mns.pm.scheduler``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Final
 from mns.errors import BadRequest, NotFound
 from mns.nrm.dn import DN
 from mns.pm.catalog import is_known, measured_on
+from mns.pm.job_rules import GRANULARITY_PERIODS
 from mns.pm.model import parse_time
 from mns.pm.store import PmStore
 from mns.store.api import Store
@@ -78,6 +81,9 @@ def _check_options(body: dict[str, Any]) -> None:
         raise BadRequest(f"reportingMethod {method!r} is not one of {', '.join(REPORTING_METHODS)}")
     period = _positive(body, "granularityPeriod", required=True)
     assert period is not None
+    if method == "file" and period not in GRANULARITY_PERIODS:
+        allowed = ", ".join(str(p) for p in GRANULARITY_PERIODS)
+        raise BadRequest(f"granularityPeriod: the twin reports files of {allowed} s granularity, not {period}")
     reporting = _positive(body, "reportingPeriod", required=False)
     if reporting is not None and reporting % period:
         raise BadRequest(f"reportingPeriod {reporting} is not a multiple of granularityPeriod {period}")

@@ -4,15 +4,18 @@
 with a float value (or an array, kept as JSON, for multi-valued results). Its primary key
 starts with the object's store key (``mns.nrm.dn.to_key``), so the measurements of a subtree
 are one key range, as for the NRM. ``pm_file`` holds the PM files the twin reported, with their
-bytes, for ``FileDataReportingMnS``. Writes on SQLite go through the NRM store's writer (one
-writer connection and its lock), so they serialise with NRM commits.
+bytes, for ``FileDataReportingMnS``. ``pm_report`` records each reporting period a PM job
+reported (its file, or a preparation error) under a sequence number that only grows
+(``pm_report_head``): the positions of the ``files`` notification feed, and what keeps a period
+from being reported twice. Writes on SQLite go through the NRM store's writer (one writer
+connection and its lock), so they serialise with NRM commits.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -67,6 +70,30 @@ pm_job = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 
+pm_report = sa.Table(
+    "pm_report",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("job", sa.Text, nullable=False),
+    sa.Column("begin_time", sa.Float, nullable=False),
+    sa.Column("end_time", sa.Float, nullable=False),
+    sa.Column("ntype", sa.Text, nullable=False),
+    sa.Column("dn", sa.Text, nullable=False),
+    sa.Column("cls", sa.Text, nullable=False),
+    sa.Column("ready_time", sa.Float, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("job_id", sa.Text, nullable=True),
+    sa.Column("file_id", sa.Text, nullable=True),
+    sa.Index("ux_pm_report_period", "job", "end_time", unique=True),
+)
+
+pm_report_head = sa.Table(
+    "pm_report_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+)
+
 _UPSERT: Final = (
     "INSERT INTO pm_measurement (path, mtype, period, end_time, value, vals, suspect) VALUES (?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (path, mtype, period, end_time) DO UPDATE SET"
@@ -75,6 +102,7 @@ _UPSERT: Final = (
 _FILE_COLUMNS: Final = (
     "id, data_type, ready_time, expiration_time, begin_time, end_time, period, file_format, compression, size"
 )
+_REPORT_COLUMNS: Final = "seq, job, begin_time, end_time, ntype, dn, cls, ready_time, text, job_id, file_id"
 _CHUNK: Final = 5000
 
 
@@ -94,12 +122,36 @@ class PmFile:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class PmReport:
+    """One reporting period of a job: its file (notifyFileReady) or why there is none (an error).
+
+    ``job`` is the job's key (a PerfMetricJob's DN, ``measJob:<id>``); ``dn`` and ``cls`` the
+    object the notification is about; ``seq`` its position in the files feed (0 before stored).
+    """
+
+    job: str
+    begin: datetime
+    end: datetime
+    ntype: str
+    dn: str
+    cls: str
+    ready_time: datetime
+    text: str
+    job_id: str | None = None
+    file: PmFile | None = None
+    seq: int = 0
+
+
 class PmStore:
     """Measurements and PM files in the twin store's database (SQLite or PostgreSQL)."""
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
-        metadata.create_all(store.engine, tables=[pm_measurement, pm_file, pm_job])
+        metadata.create_all(store.engine, tables=[pm_measurement, pm_file, pm_job, pm_report, pm_report_head])
+        with store._transaction() as db:
+            if db.exec_driver_sql(self._q("SELECT seq FROM pm_report_head WHERE id = 0")).first() is None:
+                db.exec_driver_sql(self._q("INSERT INTO pm_report_head (id, seq) VALUES (0, 0)"))
 
     def _q(self, sql: str) -> str:
         return self.store._q(sql)
@@ -226,6 +278,11 @@ class PmStore:
         """Record a reported file and its bytes; a file with that id is an error."""
         if meta.size != len(content):
             raise BadRequest(f"file {meta.id}: size {meta.size} is not the content's {len(content)} bytes")
+        with self.store._transaction() as db:
+            self._insert_file(db, meta, content)
+        return meta
+
+    def _insert_file(self, db: Any, meta: PmFile, content: bytes) -> None:
         sql = self._q(f"INSERT INTO pm_file ({_FILE_COLUMNS}, content) VALUES ({', '.join(['?'] * 11)})")
         row = (
             meta.id,
@@ -240,11 +297,9 @@ class PmStore:
             meta.size,
             content,
         )
-        with self.store._transaction() as db:
-            if db.exec_driver_sql(self._q("SELECT 1 FROM pm_file WHERE id = ?"), (meta.id,)).first() is not None:
-                raise AlreadyExists(f"PM file {meta.id} exists")
-            db.exec_driver_sql(sql, row)
-        return meta
+        if db.exec_driver_sql(self._q("SELECT 1 FROM pm_file WHERE id = ?"), (meta.id,)).first() is not None:
+            raise AlreadyExists(f"PM file {meta.id} exists")
+        db.exec_driver_sql(sql, row)
 
     def files(
         self,
@@ -290,6 +345,81 @@ class PmStore:
             raise NotFound(f"no PM file {file_id!r}")
         return _file(row[:10]), bytes(row[10])
 
+    # -- job reports (the files feed) ---------------------------------------------------------
+
+    def add_report(self, report: PmReport, content: bytes | None = None) -> PmReport | None:
+        """Record a job's report of a period (and its file) under the next sequence number.
+
+        One transaction: the file, the report and the new head, or nothing. A period the job
+        already reported is not reported again: the answer is then None.
+        """
+        meta = report.file
+        if (meta is None) != (content is None):
+            raise BadRequest("a report has both a file and its content, or neither")
+        if meta is not None and content is not None and meta.size != len(content):
+            raise BadRequest(f"file {meta.id}: size {meta.size} is not the content's {len(content)} bytes")
+        lock = " FOR UPDATE" if self.store.postgres else ""
+        with self.store._transaction() as db:
+            # The head row serialises reporters (several processes may share a PostgreSQL store), so
+            # sequence numbers become visible in their order and a period is recorded once.
+            seq = (
+                int(db.exec_driver_sql(self._q("SELECT seq FROM pm_report_head WHERE id = 0" + lock)).scalar_one()) + 1
+            )
+            done = db.exec_driver_sql(
+                self._q("SELECT 1 FROM pm_report WHERE job = ? AND end_time = ?"), (report.job, report.end.timestamp())
+            ).first()
+            if done is not None:
+                return None
+            if meta is not None and content is not None:
+                self._insert_file(db, meta, content)
+            db.exec_driver_sql(
+                self._q(f"INSERT INTO pm_report ({_REPORT_COLUMNS}) VALUES ({', '.join(['?'] * 11)})"),
+                (
+                    seq,
+                    report.job,
+                    report.begin.timestamp(),
+                    report.end.timestamp(),
+                    report.ntype,
+                    report.dn,
+                    report.cls,
+                    report.ready_time.timestamp(),
+                    report.text,
+                    report.job_id,
+                    meta.id if meta is not None else None,
+                ),
+            )
+            db.exec_driver_sql(self._q("UPDATE pm_report_head SET seq = ? WHERE id = 0"), (seq,))
+        return replace(report, seq=seq)
+
+    def report_head(self) -> int:
+        """The sequence number of the newest report (0 before the first)."""
+        with self.store._read() as db:
+            return int(db.exec_driver_sql(self._q("SELECT seq FROM pm_report_head WHERE id = 0")).scalar_one())
+
+    def reports(self, *, after: int = 0, limit: int = 100) -> list[PmReport]:
+        """Up to ``limit`` reports after sequence number ``after``, oldest first, with their files."""
+        files = ", ".join(f"f.{c.strip()}" for c in _FILE_COLUMNS.split(","))
+        sql = self._q(
+            f"SELECT {', '.join('r.' + c.strip() for c in _REPORT_COLUMNS.split(','))}, {files}"
+            " FROM pm_report r LEFT JOIN pm_file f ON f.id = r.file_id WHERE r.seq > ? ORDER BY r.seq LIMIT ?"
+        )
+        with self.store._read() as db:
+            rows = db.exec_driver_sql(sql, (after, limit)).all()
+        out = []
+        for row in rows:
+            seq, job, begin, end, ntype, dn, cls, ready, text, job_id, _ = row[:11]
+            meta = _file(row[11:]) if row[11] is not None else None
+            out.append(
+                PmReport(job, utc_of(begin), utc_of(end), ntype, dn, cls, utc_of(ready), text, job_id, meta, seq)
+            )
+        return out
+
+    def last_reported(self) -> dict[str, datetime]:
+        """The end of the newest period each job reported, by job key."""
+        sql = "SELECT job, MAX(end_time) FROM pm_report GROUP BY job"
+        with self.store._read() as db:
+            return {job: utc_of(end) for job, end in db.exec_driver_sql(self._q(sql)).all()}
+
     # -- measurement jobs (TS 28.550) ----------------------------------------------------------
 
     def add_job(self, job_id: str, body: dict[str, Any], *, created: float) -> None:
@@ -306,6 +436,12 @@ class PmStore:
             rows = db.exec_driver_sql(self._q("SELECT id, body FROM pm_job ORDER BY created, id")).all()
         wanted = None if job_ids is None else set(job_ids)
         return {i: json.loads(b) for i, b in rows if wanted is None or i in wanted}
+
+    def job_records(self) -> dict[str, tuple[float, dict[str, Any]]]:
+        """Every job's (creation time, body) by id, oldest first."""
+        with self.store._read() as db:
+            rows = db.exec_driver_sql(self._q("SELECT id, created, body FROM pm_job ORDER BY created, id")).all()
+        return {i: (float(c), json.loads(b)) for i, c, b in rows}
 
     def delete_job(self, job_id: str) -> None:
         """Delete a job; raises NotFound."""

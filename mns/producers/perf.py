@@ -18,6 +18,9 @@
 ``{root}/PerfMeasJobCtrlMnS/{version}`` (TS 28.550): ``POST /measJobs`` (201, or 202 with an
 ``unsupportedList``; the new job's URI is in ``Location``), ``GET /measJobs?jobIdList=``
 (every job when ``jobIdList`` is absent, a twin extension), ``GET`` and ``DELETE /measJobs/{jobId}``.
+
+``install_reporting`` adds the scheduled file reporting of the PM jobs (``mns.pm.scheduler``) to
+the app's background services and its ``files`` feed (notifyFileReady) to the event notifier.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from starlette.responses import Response
 
 from mns.errors import BadRequest, UnsupportedMediaType
 from mns.pm import jobs, service
+from mns.pm.feed import FileFeed
 from mns.pm.files import MEAS_DATA
 from mns.pm.model import Measurement, parse_time, rfc3339
+from mns.pm.scheduler import ReportScheduler, ReportSettings
 from mns.pm.store import PmStore
 from mns.store.api import Scope
 from mns.store.sql import SqlStore
@@ -249,3 +254,56 @@ def build_router(*, root: str = "", version: str = "v1800") -> APIRouter:
         return Response(status_code=204)
 
     return router
+
+
+def install_reporting(
+    app: Any,
+    services: list[Any],
+    *,
+    prov_root: str,
+    system_dn: str | None = None,
+    version: str = "v1800",
+    settings: ReportSettings | None = None,
+) -> ReportScheduler | None:
+    """Add the PM jobs' file reporting to ``services`` and its feed to ``app.state.events``.
+
+    The feed's URIs take the origin of ``prov_root`` (the notifications' ProvMnS root, best
+    absolute) and the app's root (``app.state.settings``). The event notifier may be made after
+    this runs: the feed is then added when the scheduler starts, before the app serves. None
+    (nothing added) without a PM store.
+    """
+    root: str = getattr(app.state.settings, "root", "")
+    prov_prefix: str = getattr(app.state.settings, "prov_prefix", "")
+    pm: PmStore | None = getattr(app.state, "pm_store", None)
+    if pm is None:
+        return None
+    origin = prov_root[: -len(prov_prefix)] if prov_prefix and prov_root.endswith(prov_prefix) else ""
+    feed = FileFeed(
+        pm,
+        prov_root=prov_root,
+        files_root=f"{origin}{root}/FileDataReportingMnS/{version}",
+        jobs_root=f"{origin}{root}/PerfMeasJobCtrlMnS/{version}",
+        system_dn=system_dn,
+        settings=settings,
+    )
+    added: list[Any] = []
+
+    def add_feed() -> None:
+        events = getattr(app.state, "events", None)
+        if events is not None and not added:
+            events.add_feed(feed)
+            added.append(events)
+
+    def wake() -> None:
+        events = getattr(app.state, "events", None)
+        if events is not None:
+            events.wake()
+
+    scheduler = ReportScheduler(
+        store=app.state.store, pm=pm, settings=settings or ReportSettings(), on_report=wake, on_start=add_feed
+    )
+    add_feed()
+    app.state.file_feed = feed
+    app.state.pm_reporting = scheduler
+    services.append(scheduler)
+    return scheduler
