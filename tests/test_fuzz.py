@@ -45,6 +45,7 @@ FEWER_EXAMPLES = {
     "TwinMnS_FaultMnS.yaml": 30,
     "TwinMnS_FileDataReportingMnS.yaml": 30,
     "TwinMnS_PerfMeasJobCtrlMnS.yaml": 30,
+    "TwinMnS_StreamingDataMnS.yaml": 20,
 }
 """Examples per run for the documents of the smaller MnS (fewer parameters), to keep within budget."""
 

@@ -32,7 +32,7 @@ lookup: Final[ContextVar[Exists | None]] = ContextVar("mns_class_rule_lookup", d
 """Set by the store's writer around validation: whether a DN exists in the writing view."""
 
 
-RULE_MODULES: Final = ("mns.notify.rules",)
+RULE_MODULES: Final = ("mns.notify.rules", "mns.pm.job_rules", "mns.pm.threshold_model")
 """The modules that register the twin's class rules (imported by ``load``); add yours here."""
 
 

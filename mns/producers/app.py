@@ -12,9 +12,11 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from mns.fault.feed import AlarmFeed
 from mns.notify.delivery import Notifier, NotifySettings
+from mns.notify.events import EventNotifier, event_settings
 from mns.pm.store import PmStore
-from mns.producers import errors, fault, perf, prov, twin
+from mns.producers import errors, fault, perf, prov, subscriptions, twin
 from mns.producers.batch import WriteBatcher
 from mns.store.api import Store
 from mns.store.sql import SqlStore
@@ -29,6 +31,8 @@ class Settings:
     fault_version: str = "v1800"
     notify: NotifySettings | None = None
     """CM notification delivery; None: defaults, hrefs under ``prov_prefix``."""
+    check_recipients: bool = True
+    """Refuse a subscription whose new recipient address does not accept a connection now."""
 
     @property
     def prov_prefix(self) -> str:
@@ -54,6 +58,12 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     services: list[Service] = []
     if notifier is not None:
         services.append(notifier)
+    # Alarm, file and threshold notifications (feeds register with app.state.events below).
+    events = None
+    if isinstance(store, SqlStore):
+        events = EventNotifier(store=store, settings=event_settings(notify))
+        services.append(events)
+        events.add_feed(AlarmFeed(store, prov_root=notify.prov_root, system_dn=notify.system_dn))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -82,15 +92,35 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         app.state.batcher.on_commit = notifier.wake
     app.state.settings = settings
     app.state.notifier = notifier
+    app.state.events = events
     app.state.services = services
     app.state.pm_store = PmStore(store) if isinstance(store, SqlStore) else None
-    # Background services are added here, after the notifier (started first, stopped last).
+    # Background services beyond the notifiers (started after them, stopped before them), each with
+    # what it serves: PM streaming (the StreamingDataReportingMnS target and the PerfMetricJob
+    # reporter), threshold monitoring (its alarms and the thresholds feed), and the PM jobs'
+    # scheduled file reporting (the files feed: notifyFileReady).
+    if app.state.pm_store is not None:
+        from mns.pm.threshold import install as install_thresholds
+        from mns.producers.streaming import install as install_streaming
+
+        install_streaming(app, services, root=settings.root)
+        install_thresholds(app, services, prov_root=notify.prov_root, system_dn=notify.system_dn)
+    perf.install_reporting(app, services, prov_root=notify.prov_root, system_dn=notify.system_dn)
     errors.install(app)
     # ProvMnS first: route matching tries routes in order, and these are the hot ones.
-    app.include_router(prov.build_router(prefix=settings.prov_prefix, branch_of=prov.live, source_of=prov.oss))
+    app.include_router(
+        prov.build_router(
+            prefix=settings.prov_prefix, branch_of=prov.live, source_of=prov.oss, reach=settings.check_recipients
+        )
+    )
     app.include_router(twin.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
     app.include_router(perf.build_router(root=settings.root))
     app.include_router(fault.build_router(prefix=f"{settings.root}/FaultSupervisionMnS/{settings.fault_version}"))
+    app.include_router(
+        subscriptions.build_router(
+            root=settings.root, fault_version=settings.fault_version, reach=settings.check_recipients
+        )
+    )
 
     @app.get(settings.root + "/", include_in_schema=False)
     async def index(request: Request) -> Response:
