@@ -133,6 +133,7 @@ class Subscriber:
     saved: int | None = None
     sent: int = 0
     failures: int = 0
+    posting: bool = False
 
     def __post_init__(self) -> None:
         self.delivered = self.built
@@ -154,9 +155,20 @@ class Subscriber:
         ]
         self.heartbeat.start()
 
-    async def stop(self) -> None:
-        """Stop at once; what was not delivered stays in the revision log."""
-        for task in self.tasks:
+    async def stop(self, grace_s: float = 1.0) -> None:
+        """Stop; what was not delivered stays in the revision log.
+
+        A POST in flight gets up to ``grace_s`` to be answered, so that a recipient that got a
+        notification before a clean stop does not get it again after the restart (the markers
+        that follow it move the cursor); one that is being retried is left to the log.
+        """
+        reader, *others = self.tasks
+        reader.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        while self.posting and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for task in others:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.heartbeat.stop()
@@ -212,7 +224,11 @@ class Subscriber:
             if isinstance(item, _Done):
                 self.delivered = item.rev
                 continue
-            await self._deliver(item)
+            self.posting = True
+            try:
+                await self._deliver(item)
+            finally:
+                self.posting = False
             self.sent += 1
 
     async def _deliver(self, body: bytes) -> None:
