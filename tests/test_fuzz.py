@@ -28,7 +28,7 @@ import orjson
 import pytest
 from conftest import serve
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 from test_openapi import PM_ROWS, Operation, declared, deref, operations, resolved
 
@@ -145,6 +145,10 @@ def test_schemathesis(op: Operation, prefix: str, mode: str, specs: Path, served
                     case.path_parameters["alarmId"] = "no-such-alarm"
                 elif alarm is not None:
                     case.path_parameters["alarmId"] = alarm
+            if mode == "negative" and any(v is None or v in ([], {}) for v in (case.query or {}).values()):
+                # A query parameter made "invalid" as null or empty is not sent at all: the request
+                # is then a valid one without it, and accepting it is right.
+                assume(False)
             response = case.call(base_url=base, session=session, timeout=30)
             case.validate_response(response, checks=to_run)
 
