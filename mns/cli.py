@@ -202,6 +202,63 @@ def diff(
     out.print(table)
 
 
+@app.command()
+def sim(
+    gnbs: Annotated[int, typer.Option(help="gNBs of the emulated network")] = 10,
+    seed: Annotated[int, typer.Option(help="seed of the network, its drift and its faults")] = 1,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8100,
+    state: Annotated[str | None, typer.Option(help="SQLite file or postgresql:// URL (default: a temp file)")] = None,
+    root: Annotated[str, typer.Option(help="DN of the network's root")] = "SubNetwork=RAN",
+    dialect: Annotated[str, typer.Option(help="stage2 or openapi (Rel-18 OpenAPI spellings on the wire)")] = "stage2",
+    drift_per_min: Annotated[float, typer.Option(help="changes the network makes by itself per minute (0: none)")] = 0,
+    pm_period: Annotated[int, typer.Option(help="PM granularity period, seconds")] = 900,
+    time_scale: Annotated[float, typer.Option(help="how much faster than the wall the PM clock runs")] = 1.0,
+    pm_backfill_hours: Annotated[float, typer.Option(help="hours of past PM loaded at start")] = 1.0,
+    latency_ms: Annotated[float, typer.Option(help="latency added to every request, ms")] = 0.0,
+    error_rate: Annotated[float, typer.Option(help="share of requests answered 503")] = 0.0,
+    timeout_rate: Annotated[float, typer.Option(help="share of requests held past a client's timeout")] = 0.0,
+    timeout_hold_s: Annotated[float, typer.Option(help="how long a timed-out request is held, s")] = 30.0,
+    fail_write: Annotated[int | None, typer.Option(help="the k-th write from start fails (500)")] = None,
+    drop_notifications: Annotated[float, typer.Option(help="share of notifications lost")] = 0.0,
+) -> None:
+    """Serve an emulated vendor network (TS 28.532 producer) with drift, PM and fault injection."""
+    import uvicorn
+
+    from mns.sim.faults import FaultSettings
+    from mns.sim.server import Sim, SimConfig, default_state
+    from mns.store import open_store
+
+    faults = FaultSettings(latency_ms, error_rate, timeout_rate, timeout_hold_s, fail_write, drop_notifications)
+    base = f"http://{host}:{port}"
+    config = SimConfig(
+        gnbs=gnbs,
+        seed=seed,
+        root=root,
+        dialect=dialect,
+        drift_per_min=drift_per_min,
+        pm_period=pm_period,
+        time_scale=time_scale,
+        pm_backfill_s=pm_backfill_hours * 3600,
+        faults=faults,
+        base_url=base,
+    )
+    db = state or default_state()
+    try:
+        emulated = Sim(open_store(db), config)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except MnsError as exc:
+        _fail(exc)
+        return
+    console.print(f"mns sim: {gnbs} gNBs, seed {seed}, dialect {dialect}, state {db}")
+    console.print(f"  ProvMnS: {base}{config.prov_prefix}/" + root.replace(",", "/"))
+    console.print(f"  Fault MnS: {base}/FaultSupervisionMnS/v1800/alarms")
+    console.print(f"  admin: {base}/sim/admin/faults (GET/PUT), {base}/sim/admin/restart (POST)")
+    uvicorn.run(emulated.asgi, host=host, port=port, log_level="warning")
+
+
 @app.command("conformance")
 def conformance_command(
     url: Annotated[str, typer.Option("--url", help="MnS root of the producer, e.g. http://127.0.0.1:8000")],
