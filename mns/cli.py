@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -111,6 +113,9 @@ def serve(
     sync: Annotated[
         str, typer.Option(help="SQLite durability: full (nothing acknowledged is lost) or normal (faster writes)")
     ] = "full",
+    notify_process: Annotated[
+        bool, typer.Option(help="deliver notifications from a worker process of their own (else in the server)")
+    ] = True,
 ) -> None:
     """Serve the twin: ProvMnS and the TwinMnS extensions."""
     import uvicorn
@@ -133,12 +138,33 @@ def serve(
     base = f"http://{host}:{port}"
     root = mns_root.rstrip("/")
     prov_root = f"{base}{root}/ProvMnS/{prov_version}"
-    settings = Settings(root=root, prov_version=prov_version, notify=NotifySettings(prov_root=prov_root))
+    settings = Settings(
+        root=root,
+        prov_version=prov_version,
+        notify=NotifySettings(prov_root=prov_root),
+        deliver=not notify_process,
+    )
     roots = [m.dn for m in store.roots()]
     console.print(f"twin-mns serving revision {store.head()} of {db}")
     console.print(f"  ProvMnS: {base}{settings.prov_prefix}/" + (roots[0].replace(",", "/") if roots else "<DN>"))
     console.print(f"  TwinMnS: {base}{settings.root}/TwinMnS/v1/revisions")
-    uvicorn.run(create_app(store, settings), host=host, port=port, log_level="warning")
+    worker = _notify_worker(db, prov_root, root, prov_version) if notify_process else None
+    try:
+        uvicorn.run(create_app(store, settings), host=host, port=port, log_level="warning")
+    finally:
+        if worker is not None:
+            worker.terminate()  # SIGTERM: it saves its cursors and stops
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _notify_worker(db: str, prov_root: str, root: str, prov_version: str) -> subprocess.Popen[bytes]:
+    """The notification worker process (``mns.notify.worker``) on the same store."""
+    command = [sys.executable, "-m", "mns.notify.worker", "--db", db, "--prov-root", prov_root]
+    more = ["--mns-root", root, "--prov-version", prov_version, "--parent", str(os.getpid())]
+    return subprocess.Popen([*command, *more])
 
 
 @app.command()

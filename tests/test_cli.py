@@ -79,3 +79,52 @@ def test_serve_demo_answers_provmns(tmp_path: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/ProvMnS/v1800/SubNetwork=RAN" in out
+
+
+def test_serve_delivers_notifications_from_its_worker_process(tmp_path: Path) -> None:
+    from conftest import serve
+    from test_notify_e2e import Recipient
+
+    rec = Recipient()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = str(tmp_path / "t.db")
+    cmd = [sys.executable, "-m", "mns.cli", "serve", "--demo", "1", "--port", str(port), "--db", db]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/ProvMnS/v1800/SubNetwork=RAN"
+    try:
+        with serve(rec.app) as rurl:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, "mns serve ended"
+                try:
+                    httpx.get(base, timeout=2).raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, "mns serve did not come up"
+                    time.sleep(0.2)
+            sub = {"notificationRecipientAddress": f"{rurl}/ntf", "scope": [{"scopeType": "BASE_ALL"}]}
+            r = httpx.put(f"{base}/NtfSubscriptionControl=w", json={"attributes": sub}, timeout=10)
+            assert r.status_code == 201, r.text
+            for label in ("one", "two"):
+                r = httpx.patch(
+                    base + "/" + CELL.split(",", 1)[1].replace(",", "/"),
+                    json={"attributes": {"userLabel": label}},
+                    headers={"content-type": "application/merge-patch+json"},
+                    timeout=10,
+                )
+                assert r.status_code == 204, r.text
+            deadline = time.monotonic() + 30
+            while len(rec.of("notifyMOIAttributeValueChanges")) < 2:
+                assert time.monotonic() < deadline, f"notifications not delivered: {rec.received}"
+                time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    labels = [b["attributeListValueChanges"][0]["userLabel"] for b in rec.of("notifyMOIAttributeValueChanges")]
+    assert labels == ["one", "two"]
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pgrep", "-f", f"mns.notify.worker --db {db}"], check=False, capture_output=True).stdout:
+        assert time.monotonic() < deadline, "the worker process outlived mns serve"
+        time.sleep(0.2)

@@ -33,6 +33,9 @@ class Settings:
     """CM notification delivery; None: defaults, hrefs under ``prov_prefix``."""
     check_recipients: bool = True
     """Refuse a subscription whose new recipient address does not accept a connection now."""
+    deliver: bool = True
+    """Run the notification workers in this process; False when a worker process delivers
+    (``mns.notify.worker``: ``mns serve`` does so, so that delivery does not take the writes' CPU)."""
 
     @property
     def prov_prefix(self) -> str:
@@ -56,13 +59,14 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     notify = settings.notify or NotifySettings(prov_root=settings.prov_prefix)
     notifier = Notifier(store=store, settings=notify) if isinstance(store, SqlStore) else None
     services: list[Service] = []
-    if notifier is not None:
+    if notifier is not None and settings.deliver:
         services.append(notifier)
     # Alarm, file and threshold notifications (feeds register with app.state.events below).
     events = None
     if isinstance(store, SqlStore):
         events = EventNotifier(store=store, settings=event_settings(notify))
-        services.append(events)
+        if settings.deliver:
+            services.append(events)
         events.add_feed(AlarmFeed(store, prov_root=notify.prov_root, system_dn=notify.system_dn))
 
     @asynccontextmanager
