@@ -133,7 +133,7 @@ def serve(db: str, sync: str) -> tuple[subprocess.Popen[bytes], str]:
         [sys.executable, *mns, "serve", "--db", db, "--port", str(port), "--sync", sync],
         cwd=HERE.parent,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(os.environ.get("NB_SERVER_LOG", os.devnull), "ab"),  # noqa: SIM115
     )
     base = f"http://127.0.0.1:{port}"
     wait_up(base + "/", proc)

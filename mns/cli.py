@@ -148,9 +148,10 @@ def serve(
     console.print(f"twin-mns serving revision {store.head()} of {db}")
     console.print(f"  ProvMnS: {base}{settings.prov_prefix}/" + (roots[0].replace(",", "/") if roots else "<DN>"))
     console.print(f"  TwinMnS: {base}{settings.root}/TwinMnS/v1/revisions")
+    application = create_app(store, settings)  # its tables exist before the worker opens the store
     worker = _notify_worker(db, prov_root, root, prov_version) if notify_process else None
     try:
-        uvicorn.run(create_app(store, settings), host=host, port=port, log_level="warning")
+        uvicorn.run(application, host=host, port=port, log_level="warning")
     finally:
         if worker is not None:
             worker.terminate()  # SIGTERM: it saves its cursors and stops

@@ -48,6 +48,7 @@ from mns.notify.build import (
 )
 from mns.notify.cursor import Cursor, CursorStore
 from mns.notify.heartbeat import Heartbeat
+from mns.notify.lease import lease_table  # noqa: F401  (the store makes the lease table with its own)
 from mns.notify.revlog import RevisionLog
 from mns.notify.rules import HEARTBEAT_CONTROL, SUBSCRIPTION
 from mns.notify.subscriptions import (

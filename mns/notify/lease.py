@@ -43,10 +43,17 @@ class Lease:
         self.name = name
         self.owner = owner or new_owner()
         self.ttl_s = ttl_s
-        lease_table.create(engine, checkfirst=True)
+        self._table_made = False
 
     def acquire(self) -> bool:
-        """Take the lease, or renew it if held; False when another live owner holds it."""
+        """Take the lease, or renew it if held; False when another live owner holds it.
+
+        Raises the database's error when it cannot be asked (e.g. SQLite busy for longer than its
+        timeout); the caller keeps what it had and asks again.
+        """
+        if not self._table_made:
+            lease_table.create(self.engine, checkfirst=True)  # the store makes it; older stores lack it
+            self._table_made = True
         now = time.time()
         table = lease_table
         with self.engine.begin() as conn:

@@ -23,6 +23,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import suppress
 from types import FrameType
 
 from mns.notify.delivery import NotifySettings
@@ -70,7 +71,12 @@ def run(
                 stop.wait(0.2)
                 continue
             renewed = time.monotonic()
-            held = lease.acquire()
+            try:
+                held = lease.acquire()
+            except Exception as exc:  # the store is busy or away: keep what we had, ask again soon
+                log.warning("lease %s: cannot ask the store (%s); retrying", LEASE, exc)
+                renewed -= ttl_s / 6
+                continue
             if held and not delivering:
                 for worker in workers:
                     worker.start()
@@ -85,7 +91,8 @@ def run(
         if delivering:
             for worker in reversed(workers):
                 worker.stop()
-            lease.release()
+            with suppress(Exception):  # unreleased, it expires after ttl_s
+                lease.release()
         store.close()
 
 
