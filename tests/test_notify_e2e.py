@@ -371,3 +371,21 @@ def test_the_app_lifespan_runs_the_worker(twin_store: SqlStore) -> None:
         assert notifier.running
         assert c.get("/").status_code == 200
     assert not notifier.running
+
+
+def test_a_subscription_keeping_its_address_while_its_recipient_is_down_is_accepted(twin_store: SqlStore) -> None:
+    # Delivery in another process (as under `mns serve`): the server knows addresses from the store only.
+    app = create_app(twin_store, Settings(notify=SETTINGS.notify, deliver=False))
+    gone = Recipient()
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as c:
+        with serve(gone.app) as gone_url:
+            subscribe(c, f"{gone_url}/ntf")
+        same = {"notificationRecipientAddress": f"{gone_url}/ntf", "notificationFilter": "//ManagedElement"}
+        r = c.patch(uri(SUB), content=orjson.dumps({"attributes": same}), headers=MERGE)
+        assert r.status_code == 204, r.text
+        head = twin_store.head()
+        other = {"notificationRecipientAddress": f"http://127.0.0.1:{closed_port()}/ntf"}
+        r = c.patch(uri(SUB), content=orjson.dumps({"attributes": other}), headers=MERGE)
+        assert r.status_code == 400
+        assert "subscription-recipient" in r.json()["error"]["errorInfo"]
+        assert twin_store.head() == head

@@ -12,7 +12,7 @@ from typing import Any, Final, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
-from starlette.concurrency import iterate_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from mns.errors import BadRequest, NotFound, UnsupportedMediaType
@@ -132,17 +132,21 @@ def _recipients(body: Any) -> set[str]:
     return found
 
 
-async def check_recipients(request: Request, raw: bytes, body: Any) -> None:
+async def check_recipients(request: Request, raw: bytes, body: Any, dn: str) -> None:
     """Refuse (400, nothing changed) a subscription whose new recipient cannot be reached now.
 
-    Addresses the twin already delivers to are not tried again (a recipient that is down for a
-    while keeps its subscription; delivery retries it). The class rule checks the form of the
-    address inside the write; this adds reachability, which must not be tried inside it.
+    Addresses the twin already delivers to, and the one the written object has now, are not
+    tried again (a recipient that is down for a while keeps its subscription; delivery retries
+    it). The class rule checks the form of the address inside the write; this adds
+    reachability, which must not be tried inside it.
     """
     if RECIPIENT.encode() not in raw:
         return
     notifier = getattr(request.app.state, "notifier", None)
     known = {s.address for s in notifier.subscribers.values()} if notifier is not None else set()
+    current = await run_in_threadpool(request.app.state.store.get, dn)
+    if current is not None and isinstance(current.attrs.get(RECIPIENT), str):
+        known.add(current.attrs[RECIPIENT])
     for address in sorted(_recipients(body) - known):
         try:
             parse_address(address)
@@ -216,7 +220,7 @@ def build_router(
         raw = await request.body()
         body = _json_body(raw, "PUT")
         if reach:
-            await check_recipients(request, raw, body)
+            await check_recipients(request, raw, body, str(dn))
         attrs = parse_resource(body, cls=dn.cls, id_=dn.id, dn=str(dn))
         put = Put(str(dn), attrs, if_match=request.headers.get("if-match"))
         result = await _commit(request, [put], f"PUT {dn}", branch, source_of(request))
@@ -248,7 +252,7 @@ def build_router(
         raw = await request.body()
         body = _json_body(raw, "PATCH")
         if reach:
-            await check_recipients(request, raw, body)
+            await check_recipients(request, raw, body, dn)
         result = await _patch(request, store, dn, media, body, branch, source_of(request))
         rev = result.revision.rev if result.revision else store.head(branch)
         headers = {REVISION_HEADER: str(rev)}
