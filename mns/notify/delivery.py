@@ -135,6 +135,7 @@ class Subscriber:
     sent: int = 0
     failures: int = 0
     posting: bool = False
+    stopping: bool = False
 
     def __post_init__(self) -> None:
         self.delivered = self.built
@@ -159,10 +160,12 @@ class Subscriber:
     async def stop(self, grace_s: float = 1.0) -> None:
         """Stop; what was not delivered stays in the revision log.
 
-        A POST in flight gets up to ``grace_s`` to be answered, so that a recipient that got a
-        notification before a clean stop does not get it again after the restart (the markers
-        that follow it move the cursor); one that is being retried is left to the log.
+        A POST in flight (only that one: no other is started) gets up to ``grace_s`` to be
+        answered, so that a recipient that got a notification before a clean stop does not get
+        it again after the restart (the markers that follow it move the cursor); one that is
+        being retried is left to the log.
         """
+        self.stopping = True
         reader, *others = self.tasks
         reader.cancel()
         loop = asyncio.get_running_loop()
@@ -225,6 +228,8 @@ class Subscriber:
             if isinstance(item, _Done):
                 self.delivered = item.rev
                 continue
+            if self.stopping:
+                await asyncio.Event().wait()  # nothing new is sent once stopping; stop() cancels this
             self.posting = True
             try:
                 await self._deliver(item)
