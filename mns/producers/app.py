@@ -13,10 +13,11 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from mns.fault.feed import AlarmFeed
+from mns.mirror.service import MirrorConfig
 from mns.notify.delivery import Notifier, NotifySettings
 from mns.notify.events import EventNotifier, event_settings
 from mns.pm.store import PmStore
-from mns.producers import errors, fault, perf, prov, subscriptions, twin
+from mns.producers import errors, fault, mirror, perf, prov, subscriptions, twin
 from mns.producers.batch import WriteBatcher
 from mns.store.api import Store
 from mns.store.sql import SqlStore
@@ -36,6 +37,8 @@ class Settings:
     deliver: bool = True
     """Run the notification workers in this process; False when a worker process delivers
     (``mns.notify.worker``: ``mns serve`` does so, so that delivery does not take the writes' CPU)."""
+    mirror: MirrorConfig | None = None
+    """Mirror this producer into the twin (``mns.mirror``); None: the twin mirrors nothing."""
 
     @property
     def prov_prefix(self) -> str:
@@ -110,6 +113,12 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         install_streaming(app, services, root=settings.root)
         install_thresholds(app, services, prov_root=notify.prov_root, system_dn=notify.system_dn)
     perf.install_reporting(app, services, prov_root=notify.prov_root, system_dn=notify.system_dn)
+    app.state.mirror = None
+    if settings.mirror is not None and isinstance(store, SqlStore):
+        from mns.mirror.service import Mirror
+
+        app.state.mirror = Mirror(store, settings.mirror)
+        services.append(app.state.mirror)
     errors.install(app)
     # ProvMnS first: route matching tries routes in order, and these are the hot ones.
     app.include_router(
@@ -118,6 +127,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         )
     )
     app.include_router(twin.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
+    app.include_router(mirror.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
     app.include_router(perf.build_router(root=settings.root))
     app.include_router(fault.build_router(prefix=f"{settings.root}/FaultSupervisionMnS/{settings.fault_version}"))
     app.include_router(

@@ -1,0 +1,69 @@
+"""``/TwinMnS/v1/mirror``: the mirror's status, reconciliation on demand, and its receiving endpoint.
+
+- ``GET .../mirror``: what the mirror does (state, producer, dialect, subscriptions, last full
+  sync and reconciliation, notifications received/applied/pending, lag, drift repaired with the
+  newest repaired objects and why); 404 when the twin mirrors nothing.
+- ``POST .../mirror/reconcile``: compare network and twin now and repair the twin; answers the
+  report and the objects repaired (it waits for the reconciliation).
+- ``POST .../mirror/notifications``: where the producer sends its notifications (CM, alarm,
+  file, heartbeat). A notification is a JSON object with a ``notificationType``; it is stored
+  before the answer (204), so nothing acknowledged is lost; anything else is a 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from mns.errors import BadRequest, NotFound
+from mns.mirror.service import Mirror
+
+
+def _mirror(request: Request) -> Mirror:
+    mirror: Mirror | None = getattr(request.app.state, "mirror", None)
+    if mirror is None:
+        raise NotFound("this twin mirrors no producer (start it with: mns serve --mirror URL)")
+    return mirror
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def build_router(*, prefix: str = "/TwinMnS/v1") -> APIRouter:
+    """The mirror's routes under ``prefix``."""
+    router = APIRouter()
+
+    @router.get(prefix + "/mirror", operation_id="getMirror", summary="What the mirror does")
+    async def status(request: Request) -> Response:
+        mirror = _mirror(request)
+        return _json(await asyncio.to_thread(mirror.status))
+
+    @router.post(
+        prefix + "/mirror/reconcile", operation_id="reconcileMirror", summary="Compare and repair the twin now"
+    )
+    async def reconcile(request: Request) -> Response:
+        mirror = _mirror(request)
+        report = await asyncio.wrap_future(mirror.request_reconcile("on-demand"))
+        body = report.as_json()
+        body["drift"] = [d.as_json() for d in report.drift]
+        return _json(body)
+
+    @router.post(prefix + "/mirror/notifications", operation_id="receiveMirrorNotification", summary="Notifications in")
+    async def receive(request: Request) -> Response:
+        mirror = _mirror(request)
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"the notification is not JSON: {exc}") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("notificationType"), str):
+            raise BadRequest("a notification is a JSON object with a notificationType")
+        await asyncio.to_thread(mirror.receive, [raw])
+        return Response(status_code=204)
+
+    return router
