@@ -213,7 +213,9 @@ class Mirror:
                 try:
                     self._establish(client)
                     break
-                except (MnsClientError, MnsError, OSError) as exc:
+                except Exception as exc:  # the producer down, a bad answer: try again, the status says why
+                    if not isinstance(exc, MnsClientError | MnsError | OSError):
+                        log.exception("mirror: connecting to %s failed", self.config.producer)
                     self._failed(exc)
                     self._stop.wait(min(30.0, max(1.0, self.config.watch_s)))
             while not self._stop.is_set():
@@ -293,7 +295,8 @@ class Mirror:
 
     def _setup_events(self, client: MnsClient) -> None:
         if self.events is None:
-            from mns.mirror.events import AlarmMirror, PmMirror
+            from mns.mirror.events import AlarmMirror
+            from mns.mirror.pm import PmMirror
 
             self.events = (
                 AlarmMirror(self.store, canonical_dn=self.canon.dn) if self.config.alarms else None,
@@ -383,7 +386,7 @@ class Mirror:
         if alarms is not None:
             alarms.full_sync(client.alarms())
         if pm is not None:
-            pm.sync_files(client, None)
+            pm.sync_files(client, pm.since())
 
     # -- applying notifications ----------------------------------------------------------------
 
@@ -446,7 +449,7 @@ class Mirror:
         if ntype.startswith("notifyFile"):
             if pm is not None:
                 pm.apply(body, client)
-        elif alarms is not None and alarms.apply(body).needs_resync:
+        elif alarms is not None and alarms.apply(body).resync:
             alarms.full_sync(client.alarms())
 
     # -- the watcher ---------------------------------------------------------------------------
