@@ -17,7 +17,7 @@ from mns.mirror.service import MirrorConfig
 from mns.notify.delivery import Notifier, NotifySettings
 from mns.notify.events import EventNotifier, event_settings
 from mns.pm.store import PmStore
-from mns.producers import errors, fault, mirror, perf, prov, subscriptions, twin
+from mns.producers import deployments, errors, fault, mirror, perf, prov, subscriptions, twin
 from mns.producers.batch import WriteBatcher
 from mns.store.api import Store
 from mns.store.sql import SqlStore
@@ -128,6 +128,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(twin.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
     app.include_router(mirror.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
+    app.include_router(deployments.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
     app.include_router(perf.build_router(root=settings.root))
     app.include_router(fault.build_router(prefix=f"{settings.root}/FaultSupervisionMnS/{settings.fault_version}"))
     app.include_router(
