@@ -99,6 +99,9 @@ def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool =
         store.close()
 
 
+MirrorOpts = dict[str, float | str | None]
+
+
 @app.command()
 def serve(
     db: DbOpt = "twin.db",
@@ -116,16 +119,67 @@ def serve(
     notify_process: Annotated[
         bool, typer.Option(help="deliver notifications from a worker process of their own (else in the server)")
     ] = True,
+    mirror: Annotated[
+        str | None, typer.Option(help="mirror this TS 28.532 producer (its base URL) into the twin and follow it")
+    ] = None,
+    mirror_root: Annotated[
+        list[str] | None, typer.Option(help="root DN of the mirrored network (default: the producer lists them)")
+    ] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="this twin's base URL as the mirrored producer reaches it")
+    ] = None,
+    reconcile_s: Annotated[float, typer.Option(help="seconds between reconciliations of the mirror (0: never)")] = 300,
+    watch_s: Annotated[float, typer.Option(help="seconds between checks that the producer kept the subscription")] = 10,
+    token: Annotated[str | None, typer.Option(help="bearer token for the mirrored producer")] = None,
 ) -> None:
-    """Serve the twin: ProvMnS and the TwinMnS extensions."""
+    """Serve the twin: ProvMnS, Fault MnS, PM, the TwinMnS extensions; with --mirror, follow a network."""
+    if demo and mirror:
+        console.print("[red]error:[/red] --demo loads a generated network; --mirror copies one: give one of them")
+        raise typer.Exit(2)
+    if demo:
+        try:
+            load_demo(db, demo, seed=seed, root=root, strict=strict)
+        except MnsError as exc:
+            _fail(exc)
+    opts: MirrorOpts = {"reconcile_s": reconcile_s, "watch_s": watch_s, "token": token, "public_url": public_url}
+    _serve_twin(
+        db,
+        host=host,
+        port=port,
+        strict=strict,
+        prov_version=prov_version,
+        mns_root=mns_root,
+        sync=sync,
+        notify_process=notify_process,
+        mirror=mirror,
+        mirror_roots=tuple(mirror_root or ()),
+        mirror_opts=opts,
+    )
+
+
+def _serve_twin(
+    db: str,
+    *,
+    host: str,
+    port: int,
+    strict: bool = False,
+    prov_version: str = "v1800",
+    mns_root: str = "",
+    sync: str = "full",
+    notify_process: bool = True,
+    mirror: str | None = None,
+    mirror_roots: tuple[str, ...] = (),
+    mirror_opts: MirrorOpts | None = None,
+    banner: list[str] | None = None,
+) -> None:
+    """Open the store and serve the twin (with its mirror, when a producer is given) until stopped."""
     import uvicorn
 
+    from mns.notify.delivery import NotifySettings
     from mns.producers.app import Settings, create_app
     from mns.store import open_store
 
     try:
-        if demo:
-            load_demo(db, demo, seed=seed, root=root, strict=strict)
         store = open_store(db, strict=strict, sync=sync)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -133,22 +187,23 @@ def serve(
     except MnsError as exc:
         _fail(exc)
         return
-    from mns.notify.delivery import NotifySettings
-
     base = f"http://{host}:{port}"
     root = mns_root.rstrip("/")
     prov_root = f"{base}{root}/ProvMnS/{prov_version}"
     settings = Settings(
-        root=root,
-        prov_version=prov_version,
-        notify=NotifySettings(prov_root=prov_root),
-        deliver=not notify_process,
+        root=root, prov_version=prov_version, notify=NotifySettings(prov_root=prov_root), deliver=not notify_process
     )
-    roots = [m.dn for m in store.roots()]
+    application = create_app(store, settings)  # its tables exist before the worker opens the store
+    if mirror is not None:
+        _install_mirror(application, store, mirror, mirror_roots, base=base, root=root, opts=mirror_opts or {})
+    roots = [m.dn for m in store.roots()] or list(mirror_roots)
     console.print(f"twin-mns serving revision {store.head()} of {db}")
+    for line in banner or []:
+        console.print(line)
     console.print(f"  ProvMnS: {base}{settings.prov_prefix}/" + (roots[0].replace(",", "/") if roots else "<DN>"))
     console.print(f"  TwinMnS: {base}{settings.root}/TwinMnS/v1/revisions")
-    application = create_app(store, settings)  # its tables exist before the worker opens the store
+    if mirror is not None:
+        console.print(f"  mirror of {mirror}: {base}{settings.root}/TwinMnS/v1/mirror")
     worker = _notify_worker(db, prov_root, root, prov_version) if notify_process else None
     try:
         uvicorn.run(application, host=host, port=port, log_level="warning")
@@ -159,6 +214,35 @@ def serve(
                 worker.wait(15)
             except subprocess.TimeoutExpired:
                 worker.kill()
+
+
+def _install_mirror(
+    application: object,
+    store: SqlStore,
+    producer: str,
+    roots: tuple[str, ...],
+    *,
+    base: str,
+    root: str,
+    opts: MirrorOpts,
+) -> None:
+    from mns.mirror.run import SyncProgress
+    from mns.mirror.service import MirrorConfig
+    from mns.producers.mirror import install
+
+    public = opts.get("public_url")
+    recipient = str(public) if public else base.replace("//0.0.0.0:", "//127.0.0.1:")
+    token = opts.get("token")
+    config = MirrorConfig(
+        producer=producer.rstrip("/"),
+        recipient=recipient,
+        roots=roots,
+        twin_root=root,
+        reconcile_s=float(opts.get("reconcile_s") or 0),
+        watch_s=float(opts.get("watch_s") or 10),
+        token=str(token) if token else None,
+    )
+    install(application, store, config, progress=SyncProgress(console))
 
 
 def _notify_worker(db: str, prov_root: str, root: str, prov_version: str) -> subprocess.Popen[bytes]:
@@ -284,6 +368,141 @@ def sim(
     console.print(f"  Fault MnS: {base}/FaultSupervisionMnS/v1800/alarms")
     console.print(f"  admin: {base}/sim/admin/faults (GET/PUT), {base}/sim/admin/restart (POST)")
     uvicorn.run(emulated.asgi, host=host, port=port, log_level="warning")
+
+
+@app.command("mirror")
+def mirror_command(
+    producer: Annotated[str, typer.Option("--from", help="base URL of the TS 28.532 producer to mirror")],
+    twin: Annotated[
+        str, typer.Option(help="the twin: a SQLite file, a postgresql:// URL, or the http:// URL of a running twin")
+    ] = "twin.db",
+    root: Annotated[list[str] | None, typer.Option(help="root DN to mirror (default: the producer lists them)")] = None,
+    once: Annotated[bool, typer.Option(help="copy (or reconcile) once and exit, without subscribing")] = False,
+    host: Annotated[str, typer.Option(help="address the twin listens on for notifications")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port the twin listens on")] = 8000,
+    public_url: Annotated[str | None, typer.Option(help="the twin's base URL as the producer reaches it")] = None,
+    reconcile_s: Annotated[float, typer.Option(help="seconds between reconciliations (0: never)")] = 300,
+    watch_s: Annotated[float, typer.Option(help="seconds between checks of the subscription")] = 10,
+    token: Annotated[str | None, typer.Option(help="bearer token for the producer")] = None,
+) -> None:
+    """Mirror a producer into the twin: copy its NRM (progress shown), then follow its notifications.
+
+    With a twin URL, ask that running twin (which mirrors the producer) to reconcile now.
+    """
+    roots = tuple(root or ())
+    if twin.startswith(("http://", "https://")):
+        _reconcile_remote(twin.rstrip("/"), producer.rstrip("/"))
+        return
+    if once:
+        from mns.consumer.errors import MnsClientError
+        from mns.mirror.run import once as copy_once
+        from mns.store import open_store
+
+        try:
+            store = open_store(twin)
+            report = copy_once(store, producer, roots, console=console, token=token, timeout=600.0)
+        except MnsClientError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        except MnsError as exc:
+            _fail(exc)
+            return
+        _print_report({**report.as_json(), "drift": [d.as_json() for d in report.drift]})
+        return
+    opts: MirrorOpts = {"reconcile_s": reconcile_s, "watch_s": watch_s, "token": token, "public_url": public_url}
+    _serve_twin(twin, host=host, port=port, mirror=producer, mirror_roots=roots, mirror_opts=opts)
+
+
+def _print_report(report: dict[str, object]) -> None:
+    table = Table(title=f"mirror: {report['kind']} ({report['cause']})")
+    table.add_column("objects read", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("revision", justify="right")
+    table.add_column("repaired (created / modified / deleted)")
+    table.add_column("dialect")
+    repaired = report["repaired"]
+    assert isinstance(repaired, dict)
+    table.add_row(
+        f"{report['objects']:,}",
+        str(report["seconds"]),
+        str(report["revision"]),
+        f"{repaired['created']} / {repaired['modified']} / {repaired['deleted']}",
+        str(report.get("dialect")),
+    )
+    out.print(table)
+    for item in report.get("drift", []) or []:  # type: ignore[attr-defined]
+        out.print(f"  {item['kind']:8} {item['dn']}  ({item['cause']})")
+
+
+def _reconcile_remote(twin: str, producer: str) -> None:
+    """Ask a running twin that mirrors ``producer`` to reconcile; show its progress."""
+    import threading
+
+    import httpx
+
+    status = httpx.get(f"{twin}/TwinMnS/v1/mirror", timeout=30)
+    if status.status_code == 404:
+        hint = f"start it with: mns serve --mirror {producer}"
+        console.print(f"[red]error:[/red] the twin at {twin} mirrors nothing; {hint}")
+        raise typer.Exit(2)
+    mirrored = status.json().get("producer")
+    if mirrored != producer:
+        console.print(f"[red]error:[/red] the twin at {twin} mirrors {mirrored}, not {producer}")
+        raise typer.Exit(2)
+    answer: dict[str, httpx.Response] = {}
+    thread = threading.Thread(
+        target=lambda: answer.update(r=httpx.post(f"{twin}/TwinMnS/v1/mirror/reconcile", timeout=3600)), daemon=True
+    )
+    thread.start()
+    from mns.mirror.run import SyncProgress
+
+    view = SyncProgress(console)
+    while thread.is_alive():
+        thread.join(0.5)
+        view("reconciling", int(httpx.get(f"{twin}/TwinMnS/v1/mirror", timeout=30).json().get("objectsRead", 0)))
+    response = answer["r"]
+    if response.status_code != 200:
+        console.print(f"[red]error:[/red] {response.status_code} {response.text}")
+        raise typer.Exit(2)
+    report = response.json()
+    view("reconciliation done", int(report["objects"]))
+    _print_report(report)
+
+
+@app.command("demo")
+def demo_command(
+    gnbs: Annotated[int, typer.Option(help="gNBs of the emulated network")] = 50,
+    seed: Annotated[int, typer.Option(help="seed of the network, its drift and its faults")] = 1,
+    db: DbOpt = "twin.db",
+    host: Annotated[str, typer.Option(help="address both servers listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the twin")] = 8000,
+    sim_port: Annotated[int, typer.Option(help="port of the emulated network")] = 8100,
+    dialect: Annotated[str, typer.Option(help="the emulated network's naming: stage2 or openapi")] = "stage2",
+    drift_per_min: Annotated[float, typer.Option(help="changes the network makes by itself per minute")] = 6.0,
+    reconcile_s: Annotated[float, typer.Option(help="seconds between reconciliations")] = 300,
+) -> None:
+    """Start an emulated network (mns sim) and a twin that mirrors it; print where they are."""
+    from mns.mirror.run import serve_in_thread
+    from mns.sim.server import Sim, SimConfig, default_state
+    from mns.store import open_store
+
+    sim_url = f"http://{host}:{sim_port}"
+    config = SimConfig(
+        gnbs=gnbs, seed=seed, dialect=dialect, drift_per_min=drift_per_min, pm_backfill_s=3600, base_url=sim_url
+    )
+    state = default_state()
+    console.print(f"mns demo: emulating {gnbs} gNBs (seed {seed}, {dialect} names, state {state})")
+    try:
+        emulated = Sim(open_store(state), config)
+        serve_in_thread(emulated.asgi, host, sim_port, "mns-demo-sim")
+    except (ValueError, RuntimeError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    banner = [
+        f"  network (mns sim): {sim_url}{config.prov_prefix}/SubNetwork=RAN  (faults: {sim_url}/sim/admin/faults)",
+    ]
+    opts: MirrorOpts = {"reconcile_s": reconcile_s, "watch_s": 10.0, "token": None, "public_url": None}
+    _serve_twin(db, host=host, port=port, mirror=sim_url, mirror_roots=(config.root,), mirror_opts=opts, banner=banner)
 
 
 @app.command("conformance")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -128,3 +129,64 @@ def test_serve_delivers_notifications_from_its_worker_process(tmp_path: Path) ->
     while subprocess.run(["pgrep", "-f", f"mns.notify.worker --db {db}"], check=False, capture_output=True).stdout:
         assert time.monotonic() < deadline, "the worker process outlived mns serve"
         time.sleep(0.2)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_mirrors_its_sim_and_says_where(tmp_path: Path) -> None:
+    port, sim_port = _free_port(), _free_port()
+    cmd = [sys.executable, "-m", "mns.cli", "demo", "--gnbs", "2", "--port", str(port), "--sim-port", str(sim_port)]
+    cmd += ["--db", str(tmp_path / "t.db"), "--drift-per-min", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        status: dict[str, object] = {}
+        while status.get("state") != "mirroring":
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, f"the demo's twin did not mirror its sim: {status}"
+            with contextlib.suppress(httpx.HTTPError):
+                status = httpx.get(f"{base}/TwinMnS/v1/mirror", timeout=2).json()
+            time.sleep(0.2)
+        sim_cell = httpx.get(f"http://127.0.0.1:{sim_port}/ProvMnS/v1800/" + CELL.replace(",", "/"), timeout=5)
+        twin_cell = httpx.get(f"{base}/ProvMnS/v1800/" + CELL.replace(",", "/"), timeout=5)
+        assert twin_cell.status_code == sim_cell.status_code == 200
+        assert twin_cell.json()["attributes"] == sim_cell.json()["attributes"]
+        assert status["producer"] == f"http://127.0.0.1:{sim_port}"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{sim_port}/ProvMnS/v1800/SubNetwork=RAN" in out
+    assert f"{base}/TwinMnS/v1/mirror" in out
+
+
+def test_mirror_once_copies_then_reconciles(tmp_path: Path) -> None:
+    from test_sim import running
+
+    from mns.sim.server import Sim, SimConfig
+    from mns.store import open_store
+
+    sim = Sim(open_store(str(tmp_path / "sim.db")), SimConfig(gnbs=1, seed=4))
+    db = str(tmp_path / "twin.db")
+    with running(sim.asgi) as url:
+        first = CliRunner().invoke(app, ["mirror", "--from", url, "--twin", db, "--once"])
+        assert first.exit_code == 0, first.output
+        assert "full (first sync)" in first.output
+        twin = open_store(db)
+        cell = twin.get(CELL)
+        assert cell is not None
+        assert cell.attrs == sim.store.get(CELL).attrs
+        twin.commit([Update(CELL, {"userLabel": "changed in the twin"})], source="oss")
+        again = CliRunner().invoke(app, ["mirror", "--from", url, "--twin", db, "--once"])
+        assert again.exit_code == 0, again.output
+        assert "0 / 1 / 0" in again.output
+        assert "twin-changed" in again.output
+        assert twin.get(CELL).attrs == sim.store.get(CELL).attrs  # type: ignore[union-attr]
+        twin.close()
+    refused = CliRunner().invoke(app, ["mirror", "--from", "http://127.0.0.1:9", "--twin", db, "--once"])
+    assert refused.exit_code == 2
+    assert "error" in refused.output

@@ -18,9 +18,10 @@ that does everything that writes, in order, plus a watcher that only looks:
    that forgot it (a restart) gets it again, and a reconciliation with cause
    ``producer-restart`` follows. A notification the twin cannot apply (a change of an object it
    lacks) brings a reconciliation soon after; one runs every ``reconcile_s`` anyway
-   (``missed-notification`` unless the twin's copy was changed by someone else:
-   ``twin-changed``), and on demand (``POST /TwinMnS/v1/mirror/reconcile``). Each records what it
-   repaired and why (``mirror_drift``).
+   (``periodic``) and on demand (``POST /TwinMnS/v1/mirror/reconcile``). Each records what it
+   repaired and why (``mirror_drift``): an object is put down to a ``missed-notification``
+   unless the twin's copy was changed by someone else (``twin-changed``) or the reconciliation
+   followed a restart.
 4. **Resume.** Its state (producer, dialect, subscriptions) is saved in the twin's database. A
    twin that restarts finds its subscription still on the producer, applies what waits in the
    inbox and goes on, without reading the network again (the producer redelivers what it could
@@ -43,7 +44,7 @@ import orjson
 
 from mns.consumer.client import MnsClient
 from mns.consumer.errors import MnsClientError, NotFoundError
-from mns.errors import MnsError
+from mns.errors import BadRequest, MnsError
 from mns.mirror import cm
 from mns.mirror.state import MirrorState
 from mns.mirror.sync import Reader, SyncReport, full_sync, reconcile, twin_has
@@ -256,14 +257,14 @@ class Mirror:
         if self._reconcile_due is not None and now >= self._reconcile_due:
             self._reconcile(client, "unapplied-notification")
         elif self.config.reconcile_s > 0 and now - self._reconciled_at >= self.config.reconcile_s:
-            self._reconcile(client, "missed-notification")
+            self._reconcile(client, "periodic")
         self.error = None
 
     def _establish(self, client: MnsClient) -> None:
         """Find the roots, subscribe (or resume), and copy the network when needed."""
         self.phase = "connecting"
         if not self.roots:
-            self.roots = tuple(_producer_roots(client))
+            self.roots = tuple(self.canon.dn(r) for r in producer_roots(client))
         saved = self.state.load()
         same = saved is not None and saved.get("producer") == self.config.producer
         if same and saved is not None and twin_has(self.store, self.roots) and self._resume(client, saved):
@@ -353,6 +354,8 @@ class Mirror:
         report = full_sync(self.store, client, self.roots, reader, progress=self._progress_of("full sync"))
         self.dialect = report.dialect or self.dialect
         self.last_full = report
+        if self._progress is not None:
+            self._progress("full sync done", report.objects)
         self._reconciled_at = report.finished
         self._sync_events(client, full=True)
         self._save()
@@ -371,6 +374,8 @@ class Mirror:
             self.phase = "mirroring"
         self.dialect = report.dialect or self.dialect
         self.counters.reconciliations += 1
+        if self._progress is not None:
+            self._progress(f"reconciliation ({cause}) done", report.objects)
         self._reconcile_due = None
         self._reconciled_at = report.started
         self.last_reconcile = report
@@ -509,13 +514,22 @@ class Mirror:
         }
 
 
-def _producer_roots(client: MnsClient) -> list[str]:
+def producer_roots(client: MnsClient) -> list[str]:
     """The roots a twin-mns producer lists at ``GET /``; other producers need ``roots`` given."""
+    import httpx
+
+    from mns.consumer._core import transport_error
+
+    request = client._http.build_request("GET", "/")
     try:
-        response = client._http.get("/")
+        response = client._http.send(request)
+    except httpx.TransportError as exc:
+        raise transport_error(exc, request) from exc
+    try:
         roots = orjson.loads(response.content).get("roots") if response.status_code == 200 else None
-    except (orjson.JSONDecodeError, AttributeError, OSError) as exc:
-        raise MnsError(f"the producer does not list its roots ({exc}); give the root DN") from exc
+    except (orjson.JSONDecodeError, AttributeError):
+        roots = None
     if not isinstance(roots, list) or not roots or not all(isinstance(r, str) for r in roots):
-        raise MnsError("the producer does not list its roots at GET /; give the root DN (--root)")
+        where = client.settings.base_url
+        raise BadRequest(f"the producer at {where} does not list its roots at GET /; give the root DN")
     return roots

@@ -214,12 +214,20 @@ def _drift(store: SqlStore, rev: int, *, cause: str) -> list[Drift]:
     return out
 
 
-def _cause(store: SqlStore, dn: str, rev: int, cause: str) -> str:
-    """Why an object drifted: a twin change by another source shows in its history."""
-    if cause != "missed-notification":
-        return cause
+OBJECT_CAUSE: Final = {
+    "producer-restart": "producer-restart",
+    "twin-restart": "twin-restart",
+    "unapplied-notification": "unapplied-notification",
+}
+"""Why an object drifted, by what started the reconciliation; any other start: a missed notification."""
+
+
+def _cause(store: SqlStore, dn: str, rev: int, trigger: str) -> str:
+    """Why an object drifted: a twin change by another source shows in its history; else by the trigger."""
     for version in reversed(store.history(dn)):
         if version.revision.rev >= rev:
             continue
-        return "twin-changed" if version.revision.source != "real" else cause
-    return cause
+        if version.revision.source != "real":
+            return "twin-changed"
+        break
+    return OBJECT_CAUSE.get(trigger, "missed-notification")

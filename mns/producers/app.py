@@ -115,10 +115,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     perf.install_reporting(app, services, prov_root=notify.prov_root, system_dn=notify.system_dn)
     app.state.mirror = None
     if settings.mirror is not None and isinstance(store, SqlStore):
-        from mns.mirror.service import Mirror
-
-        app.state.mirror = Mirror(store, settings.mirror)
-        services.append(app.state.mirror)
+        mirror.install(app, store, settings.mirror)
     errors.install(app)
     # ProvMnS first: route matching tries routes in order, and these are the hot ones.
     app.include_router(

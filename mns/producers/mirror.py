@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,7 +21,18 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from mns.errors import BadRequest, NotFound
-from mns.mirror.service import Mirror
+from mns.mirror.service import Mirror, MirrorConfig
+from mns.store.sql import SqlStore
+
+
+def install(
+    app: Any, store: SqlStore, config: MirrorConfig, *, progress: Callable[[str, int], None] | None = None
+) -> Mirror:
+    """Make ``app`` mirror ``config.producer`` into ``store`` (started and stopped with the app's lifespan)."""
+    mirror = Mirror(store, config, progress=progress)
+    app.state.mirror = mirror
+    app.state.services.append(mirror)
+    return mirror
 
 
 def _mirror(request: Request) -> Mirror:
