@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -271,6 +272,7 @@ class Mirror:
             self.phase = "mirroring"
             self._reconciled_at = time.time()
             return
+        self._await_endpoint()
         self._subscribe(client)
         self._setup_events(client)
         if twin_has(self.store, self.roots):
@@ -303,6 +305,23 @@ class Mirror:
                 AlarmMirror(self.store, canonical_dn=self.canon.dn) if self.config.alarms else None,
                 PmMirror(self.store, canonical_dn=self.canon.dn) if self.config.pm else None,
             )
+
+    def _await_endpoint(self, timeout: float = 60.0) -> None:
+        """Wait until the twin's receiving endpoint accepts connections (the server binds its socket
+        after the app's startup, and a producer may refuse a subscription it cannot reach)."""
+        from mns.notify.reach import parse_address
+
+        try:
+            host, port = parse_address(self.config.endpoint)
+        except MnsError:
+            return  # the producer will say what is wrong with the address
+        deadline = time.monotonic() + timeout
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, port), timeout=1.0).close()
+                return
+            except OSError:
+                self._stop.wait(0.1)
 
     def _wire_dn(self, dn: str) -> str:
         if self.dialect == "openapi":
