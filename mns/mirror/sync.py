@@ -61,7 +61,7 @@ class Reader:
                     told = self.canon.is_openapi(moi.cls)
                     if told is not None:
                         self.dialect = "openapi" if told else "stage2"
-                if self.dialect == "stage2" or (self.dialect is None and moi.cls == self.canon.cls(moi.cls)):
+                if self.dialect == "stage2":  # until a class name tells, names are converted (a no-op on stage 2)
                     dn, cls, attrs = moi.dn, moi.cls, moi.attributes
                 else:
                     cls = self.canon.cls(moi.cls)
