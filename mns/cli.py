@@ -73,6 +73,7 @@ def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool =
     """Fill an empty twin with a generated network; returns the revision (0 if not empty)."""
     from mns.sim.generate import count_objects, generate_network
     from mns.store import Create, open_store
+    from mns.store.api import CommitJob
 
     store = open_store(store_url, strict=strict)
     try:
@@ -81,13 +82,15 @@ def load_demo(store_url: str, gnbs: int, *, seed: int, root: str, strict: bool =
             return 0
         total = count_objects(gnbs, seed=seed, root=root)
         objects = _progress(generate_network(gnbs, seed=seed, root=root), total, f"loading {gnbs} gNBs")
-        result = store.commit(
+        job = CommitJob(
             (Create(o.dn, o.attrs, o.cls) for o in objects),
             source="real",
             author="mns demo",
             message=f"demo network: {gnbs} gNBs, seed {seed}",
+            bulk=True,
         )
-        console.print(f"loaded {len(result.created):,} objects as revision {result.rev}")
+        result = store.commit_job(job)
+        console.print(f"loaded {result.created_count:,} objects as revision {result.rev}")
         from mns.fault import demo_alarms
 
         alarms = demo_alarms(store, seed)

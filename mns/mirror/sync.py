@@ -32,7 +32,7 @@ from mns.errors import NotFound
 from mns.mirror.cm import LOCAL_CLASSES, Canon
 from mns.mirror.state import Drift
 from mns.nrm.dn import DN, SEP, to_key
-from mns.store.api import ChangeKind, Create, Delete, Op, Put, Scope
+from mns.store.api import ChangeKind, CommitJob, Create, Delete, Op, Put, Scope
 from mns.store.sql import SqlStore
 
 AUTHOR: Final = "mirror"
@@ -132,7 +132,9 @@ def full_sync(
     """Copy the network into a twin that has none of it: one revision, streamed."""
     report = SyncReport("full", "first sync", time.time())
     objects = (Create(dn, attrs, cls) for dn, cls, attrs in reader.objects(client, roots, progress))
-    result = store.commit(objects, source="real", author=AUTHOR, message=f"mirror: full sync of {', '.join(roots)}")
+    message = f"mirror: full sync of {', '.join(roots)}"
+    # A bulk job: the DNs created are counted, not listed, so memory stays flat at any size.
+    result = store.commit_job(CommitJob(objects, source="real", author=AUTHOR, message=message, bulk=True))
     report.revision = result.rev
     report.objects = reader.count
     report.dialect = reader.dialect

@@ -218,6 +218,8 @@ class CommitResult:
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     findings: dict[str, list[Any]] = field(default_factory=dict)
+    created_count: int = 0
+    """Objects created: ``len(created)``, or more for a ``bulk`` job (which lists none)."""
 
     @property
     def rev(self) -> int | None:
@@ -257,6 +259,10 @@ class CommitJob:
     expect_head: int | None = None
     precheck: Callable[[Any], None] | None = None
     """Runs inside the transaction before the operations (e.g. a merge's conflict check)."""
+    bulk: bool = False
+    """A bulk load (a network copied or generated): its memory must not grow with its size, so
+    the created DNs are counted, not listed (``CommitResult.created_count``), and on SQLite the
+    writer's page cache is kept small for its duration (its inserts come in key order)."""
 
 
 def utc(timestamp: float) -> datetime:

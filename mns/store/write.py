@@ -30,13 +30,16 @@ from mns.errors import (
 from mns.nrm import class_rules
 from mns.nrm.dn import SEP_NEXT, key_class, key_depth, key_to_dn, parent_key, to_key
 from mns.store.api import LIVE, SOURCES, CommitJob, CommitResult, Create, Delete, Moi, Op, Put, Revision, Update, utc
-from mns.store.db import Db
+from mns.store.db import CACHE_KIB, Db
 
 if TYPE_CHECKING:
     from mns.store.sql import SqlStore
 
 MAX_FINDINGS_KEPT = 1000
 """DNs whose non-blocking findings a commit result keeps (the count is always exact)."""
+
+BULK_CACHE_KIB = -16384
+"""SQLite page cache of the writer during a bulk load: 16 MiB (its inserts come in key order)."""
 
 BATCH = 2000
 """Rows per executemany/COPY batch of a bulk create."""
@@ -109,6 +112,7 @@ class _Writer:
         self.parent_cls: dict[str, str] = {}
         self.seen: dict[str, _Row | None] = {}
         self.pending: tuple[Future[None], Any, list[tuple[Any, ...]]] | None = None
+        self.keep_created = True
 
     def q(self, sql: str) -> str:
         return self.s._q(sql)
@@ -153,7 +157,7 @@ class _Writer:
         *,
         batch: bool = False,
     ) -> None:
-        if not isinstance(attrs, Mapping):
+        if type(attrs) is not dict and not isinstance(attrs, Mapping):
             raise BadRequest(
                 f"{key_to_dn(key)}: attributes must be an object, not {type(attrs).__name__}",
                 dn=key_to_dn(key),
@@ -165,19 +169,24 @@ class _Writer:
             pcls = self.parent_cls.get(pkey)
             if pcls is None:
                 pcls = self.parent_cls[pkey] = key_class(pkey)
-        token = class_rules.lookup.set(None if batch else self.exists_dn)
-        try:
+        if batch:  # create_batch has set the class rules' lookup for the whole batch
             findings = self.s.validator.validate(
-                dn or key_to_dn(key),
-                cls,
-                attrs,
-                parent_cls=pcls,
-                strict=self.s.strict,
-                writer=self.writer,
-                previous=previous,
+                dn or key_to_dn(key), cls, attrs, parent_cls=pcls, strict=self.s.strict, writer=self.writer
             )
-        finally:
-            class_rules.lookup.reset(token)
+        else:
+            token = class_rules.lookup.set(self.exists_dn)
+            try:
+                findings = self.s.validator.validate(
+                    dn or key_to_dn(key),
+                    cls,
+                    attrs,
+                    parent_cls=pcls,
+                    strict=self.s.strict,
+                    writer=self.writer,
+                    previous=previous,
+                )
+            finally:
+                class_rules.lookup.reset(token)
         if not findings:
             return
         errors = [f for f in findings if f.severity == "error"]
@@ -266,22 +275,26 @@ class _Writer:
         keys: set[str] = set()
         parents: set[str] = set()
         rev = self.rev
-        for op in ops:
-            key = to_key(op.dn)
-            cls = key_class(key)
-            if op.cls is not None and op.cls != cls:
-                raise BadRequest(
-                    f"{key_to_dn(key)}: class {op.cls} does not match the DN's class {cls}",
-                    dn=key_to_dn(key),
-                )
-            pkey = parent_key(key)
-            self.check(key, cls, op.attrs, None, pkey, op.dn, batch=True)
-            if key in keys:
-                raise AlreadyExists(f"{key_to_dn(key)} is created twice in this change set", dn=key_to_dn(key))
-            keys.add(key)
-            if pkey is not None and pkey not in keys:
-                parents.add(pkey)
-            rows.append((LIVE, key, rev, None, key_depth(key), cls, _dumps(key, op.attrs)))
+        token = class_rules.lookup.set(None)  # the rules of a bulk create do not look into the store
+        try:
+            for op in ops:
+                key = to_key(op.dn)
+                cls = key_class(key)
+                if op.cls is not None and op.cls != cls:
+                    raise BadRequest(
+                        f"{key_to_dn(key)}: class {op.cls} does not match the DN's class {cls}",
+                        dn=key_to_dn(key),
+                    )
+                pkey = parent_key(key)
+                self.check(key, cls, op.attrs, None, pkey, op.dn, batch=True)
+                if key in keys:
+                    raise AlreadyExists(f"{key_to_dn(key)} is created twice in this change set", dn=key_to_dn(key))
+                keys.add(key)
+                if pkey is not None and pkey not in keys:
+                    parents.add(pkey)
+                rows.append((LIVE, key, rev, None, key_depth(key), cls, _dumps(key, op.attrs)))
+        finally:
+            class_rules.lookup.reset(token)
         # Python work on this batch overlapped the insert of the previous one; from here on
         # the connection is needed, so that insert must be done.
         self.flush()
@@ -327,7 +340,9 @@ class _Writer:
                 self.name_duplicate(rows)
             raise
         savepoint.commit()
-        self.result.created.extend(key_to_dn(r[1]) for r in rows)
+        self.result.created_count += len(rows)
+        if self.keep_created:
+            self.result.created.extend(key_to_dn(r[1]) for r in rows)
 
     def name_duplicate(self, rows: Sequence[tuple[Any, ...]]) -> None:
         for row in rows:
@@ -350,7 +365,9 @@ class _Writer:
         self.check_parent(key)
         self.check(key, cls, op.attrs, None)
         self.write_version(key, cls, _dumps(key, op.attrs), old)
-        self.result.created.append(key_to_dn(key))
+        self.result.created_count += 1
+        if self.keep_created:
+            self.result.created.append(key_to_dn(key))
 
     def put(self, op: Put) -> None:
         key = to_key(op.dn)
@@ -485,12 +502,18 @@ def apply_job(
     if job.precheck:
         job.precheck(conn)
     w = _Writer(store, conn, job.branch, head + 1, base_rev or 0, writer, result)
+    w.keep_created = not job.bulk
     ops = job.ops(View(store, conn, w)) if callable(job.ops) else job.ops
+    small_cache = job.bulk and not store.postgres
+    if small_cache:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
     try:
         w.apply(ops)
     finally:
         w.settle()
-    if not (result.created or result.replaced or result.deleted):
+        if small_cache:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {CACHE_KIB}")
+    if not (result.created_count or result.replaced or result.deleted):
         return result  # nothing changed: no revision
     # Revision times never go backwards (the clock may), so time -> revision is a binary
     # search over revision numbers.
@@ -529,10 +552,17 @@ def insert_rows(store: SqlStore, conn: Db, rows: Sequence[tuple[Any, ...]]) -> N
             for row in rows:
                 copy.write_row(row)
     else:
-        raw.executemany(
-            "INSERT INTO moi (branch, path, rev_from, rev_to, depth, cls, attrs) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        # One statement over the batch as one JSON parameter: SQLite reads it in C with the GIL
+        # released throughout, where executemany takes the GIL back for every row (and so
+        # could not overlap with the validation of the next batch).
+        raw.execute(_JSON_INSERT, (orjson.dumps(rows),))
+
+
+_JSON_INSERT = (
+    "INSERT INTO moi (branch, path, rev_from, rev_to, depth, cls, attrs)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6"
+    " FROM json_each(?)"
+)
 
 
 class View:
