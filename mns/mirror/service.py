@@ -138,6 +138,8 @@ class Mirror:
         self._client_factory = client_factory or self._default_client
         self._progress = progress
         self.counters = _Counters()
+        self.corrections: deque[str] = deque(maxlen=50)
+        """What the receiver mended in notifications (sloppy values, VES wrapping), newest last."""
         self.phase = "stopped"
         self.error: str | None = None
         self.roots: tuple[str, ...] = config.roots
@@ -192,8 +194,17 @@ class Mirror:
 
     # -- receiving -----------------------------------------------------------------------------
 
-    def receive(self, bodies: list[bytes]) -> None:
-        """Store notifications (the endpoint answers once this returns) and wake the worker."""
+    def receive(self, bodies: list[bytes], corrections: list[str] | None = None) -> None:
+        """Store notifications (the endpoint answers once this returns) and wake the worker.
+
+        ``corrections`` says what the receiver had to mend in them (kept for the status).
+        """
+        if corrections:
+            self.corrections.extend(corrections)
+            for line in corrections:
+                log.info("mirror: a notification was mended: %s", line)
+        if not bodies:
+            return
         self.state.receive(bodies)
         self.counters.received += len(bodies)
         self.counters.last_received = time.time()
@@ -526,6 +537,7 @@ class Mirror:
                 "p50": _quantile(lags, 0.5),
                 "p99": _quantile(lags, 0.99),
             },
+            "corrections": list(self.corrections),
             "reconciliations": c.reconciliations,
             "producerRestarts": c.producer_restarts,
             "driftRepaired": self.state.drift_total(),

@@ -6,8 +6,9 @@
 - ``POST .../mirror/reconcile``: compare network and twin now and repair the twin; answers the
   report and the objects repaired (it waits for the reconciliation).
 - ``POST .../mirror/notifications``: where the producer sends its notifications (CM, alarm,
-  file, heartbeat). A notification is a JSON object with a ``notificationType``; it is stored
-  before the answer (204), so nothing acknowledged is lost; anything else is a 400.
+  file, heartbeat): a plain TS 28.532 body, or one wrapped in a VES event or batch as SMOs send
+  them (:mod:`mns.mirror.ves`, which also mends sloppy values and says so in the status). They
+  are stored before the answer (204), so nothing acknowledged is lost; anything else is a 400.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.responses import Response
 
 from mns.errors import BadRequest, NotFound
 from mns.mirror.service import Mirror, MirrorConfig
+from mns.mirror.ves import unwrap
 from mns.store.sql import SqlStore
 
 
@@ -70,12 +72,13 @@ def build_router(*, prefix: str = "/TwinMnS/v1") -> APIRouter:
         mirror = _mirror(request)
         raw = await request.body()
         try:
-            body = orjson.loads(raw)
+            doc = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise BadRequest(f"the notification is not JSON: {exc}") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("notificationType"), str):
-            raise BadRequest("a notification is a JSON object with a notificationType")
-        await asyncio.to_thread(mirror.receive, [raw])
+        found = unwrap(doc)  # plain, VES-wrapped or a VES batch; BadRequest naming what is wrong
+        plain = not found.corrections and len(found.bodies) == 1 and found.bodies[0] == doc
+        bodies = [raw] if plain else [orjson.dumps(b) for b in found.bodies]
+        await asyncio.to_thread(mirror.receive, bodies, found.corrections)
         return Response(status_code=204)
 
     return router
