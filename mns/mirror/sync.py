@@ -29,14 +29,19 @@ import orjson
 
 from mns.consumer.client import MnsClient
 from mns.errors import NotFound
-from mns.mirror.cm import LOCAL_CLASSES, Canon
+from mns.mirror.cm import Canon
 from mns.mirror.state import Drift
 from mns.nrm.dn import DN, SEP, to_key
 from mns.store.api import ChangeKind, CommitJob, Create, Delete, Op, Put, Scope
 from mns.store.sql import SqlStore
 
 AUTHOR: Final = "mirror"
-_LOCAL_MARKERS: Final = tuple(f"{cls}=" for cls in LOCAL_CLASSES)
+
+
+def _local(dn: str) -> bool:
+    """Whether a stage-2 DN is or lies under an object of ``cm.LOCAL_CLASSES`` (substring tests: hot)."""
+    return "NtfSubscriptionControl=" in dn or "HeartbeatControl=" in dn
+
 
 Progress = Callable[[int], None]
 """Called with the number of network objects read so far (every few hundred)."""
@@ -67,7 +72,7 @@ class Reader:
                     cls = self.canon.cls(moi.cls)
                     dn = str(DN.parse(self.canon.dn(moi.dn)))
                     attrs = self.canon.attrs(cls, moi.attributes)
-                if any(m in dn for m in _LOCAL_MARKERS):
+                if _local(dn):
                     continue
                 self.count += 1
                 if progress is not None and self.count % 500 == 0:
@@ -152,7 +157,7 @@ def twin_digests(store: SqlStore, roots: Sequence[str]) -> dict[str, bytes]:
     for root in roots:
         try:
             for dn, _, attrs_json, _ in store.scan(root, scope=Scope.BASE_ALL):
-                if not any(m in dn for m in _LOCAL_MARKERS):
+                if not _local(dn):
                     out[dn] = _digest(orjson.loads(attrs_json))
         except NotFound:
             continue
