@@ -112,3 +112,27 @@ def merge(store: SqlStore, branch_id: int, *, author: str, message: str) -> Comm
     if isinstance(outcome, MnsError):
         raise outcome
     return outcome
+
+
+def replace_base(store: SqlStore, branch_id: int, new_base: int, ops: list[Op], *, author: str) -> None:
+    """Make the sandbox the result of ``ops`` on the live twin at ``new_base``, atomically.
+
+    The operations are first committed on a scratch sandbox at ``new_base`` (a bad one raises
+    there and the sandbox is untouched); then one transaction gives the scratch sandbox's rows
+    and revision to ``branch_id`` and moves its base.
+    """
+    sandbox = get(store, branch_id)
+    scratch = create(store, name=f"rebase of {branch_id}", base=new_base, author=author)
+    try:
+        if ops:
+            message = f"rebase of sandbox {branch_id} onto revision {new_base}"
+            store.commit(ops, source="oss", author=author, message=message, branch=scratch.id)
+    except BaseException:
+        drop(store, scratch.id)
+        raise
+    with store._write(branch_id) as (conn, _, _):
+        for table in ("moi", "revision"):
+            conn.exec_driver_sql(store._q(f"DELETE FROM {table} WHERE branch = ?"), (branch_id,))
+            conn.exec_driver_sql(store._q(f"UPDATE {table} SET branch = ? WHERE branch = ?"), (sandbox.id, scratch.id))
+        conn.exec_driver_sql(store._q("UPDATE branch SET base_rev = ? WHERE id = ?"), (new_base, branch_id))
+        conn.exec_driver_sql(store._q("DELETE FROM branch WHERE id = ?"), (scratch.id,))

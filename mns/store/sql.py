@@ -515,6 +515,10 @@ class SqlStore:
         """What the sandbox changed against its base, in key order (parents first)."""
         return branches.change_set(self, branch_id)
 
+    def _rebase_branch(self, branch_id: int, new_base: int, ops: list[Op], *, author: str = "") -> None:
+        """The sandbox becomes ``ops`` on the live twin at ``new_base`` (``mns.store.rebase``)."""
+        branches.replace_base(self, branch_id, new_base, ops, author=author)
+
     def merge_branch(self, branch_id: int, *, author: str = "", message: str = "") -> CommitResult:
         """Apply the sandbox's change set to the live twin as one revision (source sandbox:<id>).
 
