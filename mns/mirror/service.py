@@ -31,12 +31,13 @@ that does everything that writes, in order, plus a watcher that only looks:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -155,7 +156,8 @@ class Mirror:
         self._reconcile_due: float | None = None
         self._reconciled_at = 0.0
         self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        """Held while the worker writes into the twin; ``hold()`` takes it to pause the mirror."""
         self.events: Any = None
         """The alarm and PM mirrors (:mod:`mns.mirror.events`), made at start."""
 
@@ -192,6 +194,13 @@ class Mirror:
         while self._requests:
             self._requests.popleft()[1].cancel()
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Pause applying while the caller writes (a deployment and its merge); notifications
+        keep arriving in the inbox and are applied after, in order."""
+        with self._writing:
+            yield
+
     # -- receiving -----------------------------------------------------------------------------
 
     def receive(self, bodies: list[bytes], corrections: list[str] | None = None) -> None:
@@ -224,7 +233,8 @@ class Mirror:
         try:
             while not self._stop.is_set():
                 try:
-                    self._establish(client)
+                    with self._writing:
+                        self._establish(client)
                     break
                 except Exception as exc:  # the producer down, a bad answer: try again, the status says why
                     if not isinstance(exc, MnsClientError | MnsError | OSError):
@@ -235,7 +245,8 @@ class Mirror:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 try:
-                    self._step(client)
+                    with self._writing:
+                        self._step(client)
                 except (MnsClientError, MnsError, OSError) as exc:
                     self._failed(exc)
                     self._stop.wait(1.0)
