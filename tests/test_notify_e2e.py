@@ -75,6 +75,8 @@ class Recipient:
     def __init__(self, *, delay: float = 0.0) -> None:
         self.delay = delay
         self.down = False
+        self.holding = False
+        """While True, every POST waits (up to a minute) before it is answered."""
         self.refused = 0
         self.timed: list[tuple[float, dict[str, Any]]] = []
         self.media_types: set[str] = set()
@@ -88,6 +90,10 @@ class Recipient:
             return Response(status_code=503)
         if self.delay:
             await asyncio.sleep(self.delay)
+        for _ in range(1200):
+            if not self.holding:
+                break
+            await asyncio.sleep(0.05)
         self.timed.append((time.monotonic(), body))
         return Response(status_code=204)
 
@@ -291,38 +297,22 @@ def test_a_restarted_twin_resumes_from_the_cursor(twin_store: SqlStore) -> None:
     assert rec.received[3]["sourceIndicator"] == "RESOURCE_OPERATION"
 
 
-def test_a_slow_recipient_does_not_slow_provmns_writes(twin_store: SqlStore) -> None:
-    rec = Recipient(delay=0.2)
-    alone: list[float] = []
-    loaded: list[float] = []
-    behind: list[int] = []
+def test_a_recipient_that_does_not_answer_does_not_hold_up_provmns_writes(twin_store: SqlStore) -> None:
+    # The recipient holds every POST until the end of the test: if a write waited for its
+    # delivery, the PATCHes below could not finish. (No timing is asserted: the machine is noisy.)
+    rec = Recipient()
+    rec.holding = True
     with serve(rec.app) as rurl, twin(twin_store) as (c, notifier):
-
-        def patches_per_second(n: int = 30) -> float:
-            start = time.perf_counter()
-            for i in range(n):
-                label(c, f"x{i}")
-            return n / (time.perf_counter() - start)
-
-        patches_per_second(5)  # warm up
-        for _ in range(3):  # interleaved, so that drift in the machine's speed hits both alike
-            alone.append(patches_per_second())
-            subscribe(c, f"{rurl}/ntf")
-            first = label(c, "busy")
-            wait_for(
-                lambda rev=first: (s := notifier.status().get(SUB)) is not None and s.built >= rev, "the subscriber"
-            )
-            loaded.append(patches_per_second())
-            behind.append(twin_store.head() - notifier.status()[SUB].delivered)
-            assert c.delete(uri(SUB)).status_code == 200
-            wait_for(lambda: SUB not in notifier.status(), "the subscriber to go")
-        received = len(rec.received)
-    # The recipient took a few of the 93 notifications while the writes went on at full speed.
-    assert received < 15
-    assert min(behind) > 20
-    ratio = statistics.median(loaded) / statistics.median(alone)
-    print(f"PATCH/s without subscribers {alone}, with a 200 ms recipient {loaded}: ratio {ratio:.2f}")
-    assert ratio > 0.5
+        subscribe(c, f"{rurl}/ntf")
+        first = label(c, "busy")
+        wait_for(lambda: (s := notifier.status().get(SUB)) is not None and s.built >= first, "the subscriber")
+        for i in range(30):
+            label(c, f"x{i}")  # each answered 200 (label asserts it) while the first POST still waits
+        status = notifier.status()[SUB]
+        assert twin_store.head() - status.delivered >= 31
+        assert rec.received == []
+        assert c.delete(uri(SUB)).status_code == 200
+        rec.holding = False
 
 
 def test_heartbeats_at_their_period_and_on_trigger(twin_store: SqlStore, specs: Path) -> None:
