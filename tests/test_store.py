@@ -380,3 +380,26 @@ def test_commit_batch_isolates_failures(store: SqlStore) -> None:
     assert got1 is not None
     assert got2 is not None
     assert (got1.attrs["nRPCI"], got2.attrs["nRPCI"]) == (101, 102)
+
+
+def test_an_object_written_twice_in_one_commit_keeps_the_last_write(store: SqlStore) -> None:
+    from mns.store.api import Create, Delete, Update
+
+    store.commit([Create("SubNetwork=T", {"userLabel": "a"})], source="oss")
+    result = store.commit(
+        [
+            Update("SubNetwork=T", {"userLabel": "b"}),
+            Update("SubNetwork=T", {"userLabel": "c"}),
+            Create("SubNetwork=T,ManagedElement=1", {"userLabel": "x"}),
+            Delete("SubNetwork=T,ManagedElement=1"),
+        ],
+        source="oss",
+    )
+    assert result.rev == 2
+    assert store.get("SubNetwork=T").attrs == {"userLabel": "c"}  # type: ignore[union-attr]
+    assert store.get("SubNetwork=T,ManagedElement=1") is None
+    assert [v.attrs for v in store.history("SubNetwork=T")] == [{"userLabel": "a"}, {"userLabel": "c"}]
+    sandbox = store.create_branch()
+    store.commit([Update("SubNetwork=T", {"userLabel": "d"}), Delete("SubNetwork=T")], source="oss", branch=sandbox.id)
+    assert store.get("SubNetwork=T", branch=sandbox.id) is None
+    assert store.get("SubNetwork=T") is not None

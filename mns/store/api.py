@@ -20,8 +20,13 @@ from mns.errors import MnsError
 LIVE = 0
 """Branch id of the live twin."""
 
-SOURCES = ("real", "oss", "reconcile")
+SOURCES = ("real", "oss", "reconcile", "ndt")
 """Revision sources besides ``sandbox:<id>``."""
+
+PRODUCER_SOURCES = ("real", "reconcile", "ndt")
+"""Sources that write as the producer does, so they may set read-only attributes: the network
+itself (``real``, ``reconcile``, through the mirror) and the twin's own NDT job runner (``ndt``,
+which writes the jobs' progress and their reports, ``mns.ndt``)."""
 
 
 class Scope(enum.Enum):

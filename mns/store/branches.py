@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from mns.errors import MergeConflict, MnsError, NotFound
 from mns.nrm.dn import to_key
-from mns.store import schema
 from mns.store.api import LIVE, AsOf, Branch, Change, CommitJob, CommitResult, Op, ops_for_changes, utc
 from mns.store.db import Db
 from mns.store.history import diff_branch
@@ -27,12 +26,16 @@ _COLUMNS = f"b.id, b.name, b.base_rev, {_HEAD}, b.created, b.author"
 
 def create(store: SqlStore, *, name: str, base: AsOf, author: str) -> Branch:
     """A new sandbox on the live twin at ``base``: one row, constant time."""
-    with store.engine.begin() as conn:
+    # The store's write transaction (its lock taken up front): a read that turns into a write
+    # would fail at once on SQLite if another writer committed in between.
+    with store._transaction() as conn:
         base_rev = store._resolve(conn, base, LIVE)
         now = time.time()
-        result = conn.execute(schema.branch.insert().values(name=name, base_rev=base_rev, created=now, author=author))
-        assert result.inserted_primary_key is not None
-        branch_id = int(result.inserted_primary_key[0])
+        row = conn.exec_driver_sql(
+            store._q("INSERT INTO branch (name, base_rev, created, author) VALUES (?, ?, ?, ?) RETURNING id"),
+            (name, base_rev, now, author),
+        ).first()
+        branch_id = int(row[0])
     return Branch(branch_id, name, base_rev, 0, utc(now), author)
 
 

@@ -29,7 +29,21 @@ from mns.errors import (
 )
 from mns.nrm import class_rules
 from mns.nrm.dn import SEP_NEXT, key_class, key_depth, key_to_dn, parent_key, to_key
-from mns.store.api import LIVE, SOURCES, CommitJob, CommitResult, Create, Delete, Moi, Op, Put, Revision, Update, utc
+from mns.store.api import (
+    LIVE,
+    PRODUCER_SOURCES,
+    SOURCES,
+    CommitJob,
+    CommitResult,
+    Create,
+    Delete,
+    Moi,
+    Op,
+    Put,
+    Revision,
+    Update,
+    utc,
+)
 from mns.store.db import CACHE_KIB, Db
 
 if TYPE_CHECKING:
@@ -234,6 +248,16 @@ class _Writer:
 
     def write_version(self, key: str, cls: str, attrs_json: str | None, old: _Row | None) -> None:
         self.seen.clear()
+        if old is not None and old.in_branch and old.rev_from == self.rev:
+            # Written earlier in this same commit: that version is replaced, not closed.
+            keep_tombstone = self.branch != LIVE and self.base_has(key)
+            if attrs_json is None and not keep_tombstone:
+                sql = "DELETE FROM moi WHERE branch = ? AND path = ? AND rev_from = ?"
+                self.conn.exec_driver_sql(self.q(sql), (self.branch, key, self.rev))
+            else:
+                sql = "UPDATE moi SET cls = ?, attrs = ? WHERE branch = ? AND path = ? AND rev_from = ?"
+                self.conn.exec_driver_sql(self.q(sql), (cls, attrs_json, self.branch, key, self.rev))
+            return
         if old is not None and old.in_branch:
             self.conn.exec_driver_sql(
                 self.q("UPDATE moi SET rev_to = ? WHERE branch = ? AND path = ? AND rev_to IS NULL"),
@@ -487,7 +511,7 @@ def apply_job(
     revision time, which the batch's own commits keep up to date.
     """
     result = CommitResult(None)
-    writer = "real" if job.source in ("real", "reconcile") else "oss"
+    writer = "real" if job.source in PRODUCER_SOURCES else "oss"
     known = heads.get(job.branch) if heads is not None else None
     if known is not None:
         head, base_rev, last_time = known
