@@ -1,0 +1,165 @@
+"""Verification on generated networks: planted problems found by the right rule, clean networks clean.
+
+Each seed gives another network and other plants (``tests/verify_plant.py``). Incremental
+verification of each plant's sandbox finds it; after merging every plant into the live twin the
+full audit's errors are exactly the union of the incremental runs' errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import verify_plant
+from verify_plant import Plant
+
+from mns.store import SqlStore, Update, open_store
+from mns.verify import Severity, audit, latest_report, load_rules, verify_changes, verify_sandbox
+from mns.verify.engine import RULE_MODULES, scope_of
+from mns.verify.model import Finding
+
+SEEDS = [1, 2, 3, 4, 5]
+
+
+@pytest.fixture
+def twin(tmp_path: Path) -> Iterator[SqlStore]:
+    """An empty SQLite twin."""
+    s = open_store(str(tmp_path / "twin.db"))
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _found(plant: Plant, findings: list[Finding]) -> bool:
+    return any(plant.matches(f.rule, f.dn, f.related) for f in findings)
+
+
+def _sandbox(store: SqlStore, ops: tuple[Update, ...] | list[Update], name: str = "") -> int:
+    branch = store.create_branch(name=name).id
+    store.commit(ops, source="oss", branch=branch)
+    return branch
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_clean_network_gives_no_errors(twin: SqlStore, seed: int) -> None:
+    verify_plant.load(twin, seed)
+    findings = audit(twin)
+    assert [f for f in findings if f.severity is Severity.ERROR] == []
+    # The generator omits YANG-mandatory leaves real networks omit too: warnings, of schema only.
+    assert {f.rule for f in findings} <= {"schema"}
+    assert {f.evidence["check"] for f in findings} <= {"mandatory"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_planted_problems_are_found_by_their_rule(twin: SqlStore, seed: int) -> None:
+    verify_plant.load(twin, seed)
+    planted = verify_plant.plants(seed)
+    assert len({p.rule for p in planted}) == 6
+    union: set[tuple[object, ...]] = set()
+    for plant in planted:
+        branch = _sandbox(twin, plant.ops, plant.rule)
+        report = verify_sandbox(twin, branch)
+        assert _found(plant, report.introduced), (plant, [f.as_json() for f in report.introduced])
+        assert report.fixed == []
+        assert plant.rule in report.rules
+        # needs-locked judges a change, not a state: an audit has no change to judge.
+        union.update(f.key for f in report.findings if f.severity is Severity.ERROR and f.rule != "needs-locked")
+    for plant in planted:
+        branch = next(b.id for b in twin.branches() if b.name == plant.rule)
+        twin.merge_branch(branch)
+    found = audit(twin)
+    for plant in planted:
+        assert _found(plant, found), plant
+    assert {f.key for f in found if f.severity is Severity.ERROR} == union
+
+
+def test_incremental_sorts_introduced_fixed_unchanged(twin: SqlStore) -> None:
+    verify_plant.load(twin, 7)
+    collision, _, _, _, too_long, _ = verify_plant.plants(7)
+    twin.merge_branch(_sandbox(twin, collision.ops))
+    cell = collision.ops[0].dn
+    old_pci = twin.get(cell, as_of=1)
+    assert old_pci is not None
+
+    # Touch the colliding cell without fixing it, and plant another problem: the collision stays.
+    report = verify_sandbox(twin, _sandbox(twin, [Update(cell, {"userLabel": "renamed"}), *too_long.ops]))
+    assert _found(collision, report.unchanged)
+    assert _found(too_long, report.introduced)
+    assert not _found(collision, report.introduced)
+    assert report.fixed == []
+
+    # Give the cell its old PCI back (locking it, as a PCI change needs): the collision is fixed.
+    fix = Update(cell, {"nRPCI": old_pci.attrs["nRPCI"], "administrativeState": "LOCKED"})
+    report = verify_sandbox(twin, _sandbox(twin, [fix]))
+    assert _found(collision, report.fixed)
+    assert report.errors == []
+
+
+def test_report_is_stored_with_the_sandbox_and_goes_stale(twin: SqlStore) -> None:
+    verify_plant.load(twin, 2)
+    plant = verify_plant.plants(2)[0]
+    branch = _sandbox(twin, plant.ops)
+    assert latest_report(twin, branch) is None
+    report = verify_sandbox(twin, branch)
+    stored = latest_report(twin, branch)
+    assert stored is not None
+    assert stored.revision == twin.head(branch) == report.revision
+    assert not stored.stale
+    assert stored.errors == len(report.errors) > 0
+    assert stored.body["findings"] == [f.as_json() for f in report.findings]
+    twin.commit([Update(plant.ops[0].dn, {"userLabel": "later edit"})], source="oss", branch=branch)
+    stale = latest_report(twin, branch)
+    assert stale is not None
+    assert stale.stale
+    assert stale.revision == report.revision
+
+
+def test_verify_changes_without_a_sandbox(twin: SqlStore) -> None:
+    rev = verify_plant.load(twin, 3)
+    plant = verify_plant.plants(3)[0]
+    branch = _sandbox(twin, plant.ops)
+    changes = twin.change_set(branch)
+    report = verify_changes(twin, changes, rev)
+    assert _found(plant, report.introduced)
+    assert report.revision is None
+    assert report.base_rev == rev
+
+
+def test_scope_is_the_neighbourhood_not_the_network(twin: SqlStore) -> None:
+    rev = verify_plant.load(twin, 4)
+    plan = verify_plant.network(4)
+    cell = plan.cells[0]
+    branch = _sandbox(twin, [Update(plan.cell_dn(0), {"nRPCI": (cell.pci + 3) % 1008})])
+    scope = set(scope_of(twin, twin.change_set(branch), rev))
+    assert plan.cell_dn(0) in scope
+    assert plan.cell_dn(0, "NRCellCU") in scope
+    for n in cell.neighbours:  # the cells it lists
+        assert plan.cell_dn(n) in scope
+    listing = [c.index for c in plan.cells if 0 in c.neighbours]
+    assert listing
+    assert all(plan.cell_dn(c) in scope for c in listing)
+    far = [c.index for c in plan.cells if c.index not in {0, *cell.neighbours, *listing}]
+    assert not any(plan.cell_dn(c) in scope for c in far if plan.cells[c].site != cell.site)
+    assert len(scope) < twin.count() / 5
+
+
+def test_rules_are_data() -> None:
+    rules = load_rules()
+    names = [r.name for r in rules]
+    assert len(names) == len(set(names))
+    families = {r.family for r in rules}
+    assert {"schema", "containment", "references", "pci", "identity", "neighbours", "state"} <= families
+    for rule in rules:
+        shown = rule.as_json()
+        assert shown["name"] == rule.name
+        assert shown["description"]
+        assert shown["severity"] in ("error", "warning", "info")
+    assert "mns.verify.impact" in RULE_MODULES
+
+
+def test_only_the_impact_module_may_be_missing() -> None:
+    with pytest.raises(ModuleNotFoundError):
+        load_rules(("mns.verify.no_such_family",))
+    assert [r.name for r in load_rules(("mns.verify.pci",))] == ["pci-collision", "pci-confusion", "pci-mod3"]
