@@ -6,12 +6,15 @@ Sources (the union of both is taken; each class and attribute records where it c
   modules, compiled with pyang so that groupings, augments and typedefs are resolved.
 - OpenAPI: ``TS28623_GenericNrm.yaml`` and ``TS28541_NrNrm.yaml`` (Rel-18), with ``$ref``
   followed into the files they point to (ComDefs, TraceControlNrm, 5GcNrm...).
+- The project's own YANG modules in ``yang_models/`` (its twin extensions, such as the NDT NRM),
+  compiled together with the SA5 modules they import; they have no OpenAPI counterpart.
 
 The canonical naming and value form is the YANG / stage-2 one; OpenAPI spellings, ranges and
 shapes that differ are recorded beside it so that ``mns.nrm.dialect`` can translate.
 
-Usage: ``python tools/gen_registry.py [--specs DIR] [--out FILE] [--check]``. The spec folder
-defaults to ``$MNS_3GPP_SPECS`` or ``../shared/3gpp`` relative to the repository root.
+Usage: ``python tools/gen_registry.py [--specs DIR] [--models DIR] [--out FILE] [--check]``. The
+spec folder defaults to ``$MNS_3GPP_SPECS`` or ``../shared/3gpp`` relative to the repository root,
+the project's modules to ``yang_models/``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "mns" / "nrm" / "registry.json"
+DEFAULT_MODELS = ROOT / "yang_models"
 FORMAT = 1
 
 # The OpenAPI documents whose classes are in scope. Classes they name-contain from other files
@@ -185,15 +189,17 @@ def _compact(desc: Desc) -> Desc:
 # YANG.
 
 
-def load_yang(yang_dir: Path) -> list[Any]:
-    """Compile the SA5 modules with pyang and return the module statements."""
+def load_yang(yang_dir: Path, models: Path | None = None) -> list[Any]:
+    """Compile the SA5 modules (and the project's own, in ``models``) with pyang; the module statements."""
     from pyang import context, repository
 
-    path = os.pathsep.join([str(yang_dir), str(yang_dir / "external-yams")])
-    repo = repository.FileRepository(path, use_env=False)
+    dirs = [yang_dir, yang_dir / "external-yams", *([models] if models is not None else [])]
+    repo = repository.FileRepository(os.pathsep.join(map(str, dirs)), use_env=False)
     ctx = context.Context(repo)
     modules = []
     files = sorted({f for g in YANG_GLOBS for f in glob.glob(str(yang_dir / g))})
+    if models is not None:
+        files += sorted(glob.glob(str(models / "*.yang")))
     for f in files:
         text = Path(f).read_text(encoding="utf-8")
         mod = ctx.add_module(f, text)
@@ -201,6 +207,16 @@ def load_yang(yang_dir: Path) -> list[Any]:
             modules.append(mod)
     ctx.validate()
     fatal = [e for e in ctx.errors if e[1] in {"SYNTAX_ERROR", "MODULE_NOT_FOUND"}]
+    if models is not None:
+        from pyang import error
+
+        # The SA5 modules carry known warts; the project's own must compile cleanly.
+        own = str(models.resolve())
+        fatal += [
+            e
+            for e in ctx.errors
+            if error.is_error(error.err_level(e[1])) and str(Path(str(e[0].ref)).resolve()).startswith(own)
+        ]
     if fatal:
         raise SystemExit(f"pyang could not load the YANG modules: {fatal[:3]}")
     return modules
@@ -899,9 +915,9 @@ def _place(
                 issues.append(f"{name}: contained by {pname} only in {src}")
 
 
-def build(specs: Path) -> tuple[Desc, list[str]]:
+def build(specs: Path, models: Path | None = DEFAULT_MODELS) -> tuple[Desc, list[str]]:
     """The registry document and the list of spec disagreements noticed on the way."""
-    modules = load_yang(specs / "yang")
+    modules = load_yang(specs / "yang", models)
     ycls = yang_classes(modules)
     api = OpenApi(specs / "openapi")
     ocls, roots = openapi_classes(api)
@@ -984,6 +1000,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", type=Path, default=None, help="folder with yang/ and openapi/")
+    parser.add_argument(
+        "--models", type=Path, default=DEFAULT_MODELS, help="folder with the project's own YANG modules"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output JSON file")
     parser.add_argument("--check", action="store_true", help="fail if the output is out of date")
     parser.add_argument("--issues", action="store_true", help="print the spec disagreements")
@@ -992,7 +1011,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (specs / "yang").is_dir() or not (specs / "openapi").is_dir():
         print(f"no 3GPP files under {specs} (set MNS_3GPP_SPECS or --specs)", file=sys.stderr)
         return 2
-    doc, issues = build(specs)
+    doc, issues = build(specs, args.models)
     text = render(doc)
     if args.issues:
         print("\n".join(issues))

@@ -59,11 +59,13 @@ MAX_MOI_CHANGES: Final = 1000
 
 MAX_ID: Final = (1 << 53) - 1
 
-# A ProvMnS write (oss) and a merged sandbox change set are management operations; real and
-# reconcile are changes the network itself made, as the mirror learnt them; anything else is
-# UNKNOWN (the mirror does not yet carry the real network's own sourceIndicator through).
+# A ProvMnS write (oss), an NDT job's outcome (ndt) and a merged sandbox change set are
+# management operations; real and reconcile are changes the network itself made, as the mirror
+# learnt them; anything else is UNKNOWN (the mirror does not yet carry the real network's own
+# sourceIndicator through).
 _INDICATORS: Final = {
     "oss": "MANAGEMENT_OPERATION",
+    "ndt": "MANAGEMENT_OPERATION",
     "real": "RESOURCE_OPERATION",
     "reconcile": "RESOURCE_OPERATION",
 }
