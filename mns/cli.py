@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mns.cli_sandbox import app as sandbox_app
+from mns.cli_verify import audit_command
 from mns.errors import MnsError
 
 if TYPE_CHECKING:
@@ -506,6 +508,10 @@ def demo_command(
     ]
     opts: MirrorOpts = {"reconcile_s": reconcile_s, "watch_s": 10.0, "token": None, "public_url": None}
     _serve_twin(db, host=host, port=port, mirror=sim_url, mirror_roots=(config.root,), mirror_opts=opts, banner=banner)
+
+
+app.add_typer(sandbox_app, name="sandbox")
+app.command("audit")(audit_command)
 
 
 @app.command("conformance")

@@ -17,7 +17,7 @@ from mns.mirror.service import MirrorConfig
 from mns.notify.delivery import Notifier, NotifySettings
 from mns.notify.events import EventNotifier, event_settings
 from mns.pm.store import PmStore
-from mns.producers import deployments, errors, fault, mirror, perf, prov, subscriptions, twin
+from mns.producers import deployments, errors, fault, gate, mirror, perf, prov, sandboxes, subscriptions, twin
 from mns.producers.batch import WriteBatcher
 from mns.store.api import Store
 from mns.store.sql import SqlStore
@@ -116,6 +116,10 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app.state.mirror = None
     if settings.mirror is not None and isinstance(store, SqlStore):
         mirror.install(app, store, settings.mirror)
+    # NDT jobs (TS 28.561 NDTJob objects) run in the background: verification, impact prediction.
+    from mns.ndt import install as install_ndt
+
+    install_ndt(app, services)
     errors.install(app)
     # ProvMnS first: route matching tries routes in order, and these are the hot ones.
     app.include_router(
@@ -124,6 +128,8 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         )
     )
     app.include_router(twin.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
+    app.include_router(sandboxes.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
+    app.include_router(gate.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
     app.include_router(mirror.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
     app.include_router(deployments.build_router(prefix=f"{settings.root}/TwinMnS/v1"))
     app.include_router(perf.build_router(root=settings.root))
