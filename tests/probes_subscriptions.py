@@ -1,13 +1,14 @@
 """Probes of the subscription operations of the Fault MnS and the File Data Reporting MnS (see ``test_openapi``).
 
 A subscription is only made to an address that accepts a TCP connection: the probes' is a
-listening socket on loopback that never answers (nothing is sent to it during a probe: a new
-subscription receives only what happens after it).
+listening socket on loopback that closes every connection unanswered (a new subscription
+receives only what happens after it, and the mirror probes' producers may send it theirs).
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
 from functools import cache
 
@@ -21,10 +22,18 @@ FILES = "/FileDataReportingMnS/v1800/subscriptions"
 
 @cache
 def _listener() -> socket.socket:
-    """A socket on loopback that accepts connections (the kernel completes them; nobody reads)."""
+    """A socket on loopback that accepts connections and closes them unread (a recipient that
+    is there but answers nothing); a thread takes them off the queue, so it never fills."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen(64)
+
+    def drain() -> None:
+        while True:
+            conn, _ = s.accept()
+            conn.close()
+
+    threading.Thread(target=drain, name="probe-listener", daemon=True).start()
     return s
 
 
