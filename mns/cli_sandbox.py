@@ -159,3 +159,71 @@ def delete(sandbox: IdArg, db: DbOpt = "twin.db") -> None:
     with _opened(db) as store:
         store.drop_branch(sandbox)
     out.print(f"sandbox {sandbox} deleted", highlight=False)
+
+
+@app.command("verify")
+def verify(
+    sandbox: IdArg,
+    db: DbOpt = "twin.db",
+    limit: Annotated[int, typer.Option(help="findings shown in the table")] = 50,
+) -> None:
+    """Verify a sandbox's change set against its base; the findings, which it introduced (exit 1 on errors)."""
+    from mns.verify.engine import verify_sandbox
+
+    with _opened(db) as store:
+        report = verify_sandbox(store, sandbox, save=True)
+    introduced = {f.key for f in report.introduced}
+    title = (
+        f"sandbox {sandbox}: {len(report.errors)} error(s), {len(report.warnings)} warning(s), "
+        f"{report.objects:,} objects looked at, {len(report.fixed)} finding(s) fixed"
+    )
+    table = Table("severity", "rule", "object", "message", "new", title=title)
+    order = {"error": 0, "warning": 1, "info": 2}
+    shown = sorted(report.findings, key=lambda f: (order[f.severity.value], f.key not in introduced, f.rule, f.dn))
+    for f in shown[:limit]:
+        table.add_row(f.severity.value, f.rule, f.dn, f.message, "yes" if f.key in introduced else "")
+    out.print(table)
+    if len(shown) > limit:
+        out.print(f"... and {len(shown) - limit} more (--limit)", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("deploy")
+def deploy(
+    sandbox: IdArg,
+    twin: Annotated[str, typer.Option(help="the running twin (mns serve --mirror) that deploys it")] = (
+        "http://127.0.0.1:8000"
+    ),
+    acknowledge: Annotated[
+        list[str] | None, typer.Option(help="a warning acknowledged, as rule@dn (repeatable)")
+    ] = None,
+    acknowledge_all: Annotated[bool, typer.Option(help="acknowledge every warning")] = False,
+) -> None:
+    """Deploy a verified sandbox to the network, through the twin that mirrors it."""
+    import httpx
+
+    ack: bool | list[str] = True if acknowledge_all else list(acknowledge or [])
+    url = f"{twin.rstrip('/')}/TwinMnS/v1/sandboxes/{sandbox}/deploy"
+    with console.status(f"deploying sandbox {sandbox} through {twin}"):
+        try:
+            answer = httpx.post(url, json={"acknowledge": ack}, timeout=600)
+        except httpx.HTTPError as exc:
+            _fail(f"cannot reach the twin at {twin}: {exc}")
+    if answer.status_code != 200:
+        try:
+            info = answer.json()["error"]["errorInfo"]
+        except (ValueError, KeyError, TypeError):
+            info = answer.text
+        _fail(f"{answer.status_code}: {info}")
+    record = answer.json()
+    table = Table("step", "change", "object", "status", title=f"deployment {record['id']}: {record['status']}")
+    for i, step in enumerate(record.get("steps", []), 1):
+        table.add_row(str(i), str(step.get("kind", "")), str(step.get("dn", "")), str(step.get("status", "")))
+    out.print(table)
+    if record.get("mergedRevision") is not None:
+        out.print(f"the live twin took it as revision {record['mergedRevision']}", highlight=False)
+    for diff in record.get("differences", []):
+        out.print(f"[red]differs:[/red] {diff['dn']}", highlight=False)
+    if record["status"] != "applied":
+        raise typer.Exit(1)

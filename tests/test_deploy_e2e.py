@@ -116,3 +116,29 @@ def test_a_pci_plan_is_blocked_then_fixed_deployed_and_mirrored(tmp_path: Path, 
         assert record["prediction"]["differences"] == []
         listed = http.get(f"{e2e.twin_url}/TwinMnS/v1/deployments/{record['id']}").json()
         assert listed["mergedRevision"] == merged
+
+
+def test_the_cli_verifies_and_deploys_a_sandbox(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mns.cli import app
+
+    with mirrored(tmp_path, "stage2", seed=3) as e2e:
+        free = _free_pcis(e2e, 1)
+        path = _sandbox(e2e, {CELLS[2]: free[0]})
+        sandbox_id = path.rsplit("/", 1)[1]
+        # the CLI opens the twin's store itself, as another process would
+        checked = CliRunner().invoke(app, ["sandbox", "verify", sandbox_id, "--db", e2e.twin_location])
+        assert checked.exit_code == 0, checked.output
+        assert "0 error(s)" in checked.output
+        refused = CliRunner().invoke(app, ["sandbox", "deploy", sandbox_id, "--twin", e2e.twin_url])
+        if "warning(s) to acknowledge" in refused.output:
+            assert refused.exit_code == 2
+        deployed = CliRunner().invoke(
+            app, ["sandbox", "deploy", sandbox_id, "--twin", e2e.twin_url, "--acknowledge-all"]
+        )
+        assert deployed.exit_code == 0, deployed.output
+        assert "applied" in deployed.output
+        real = e2e.sim.store.get(CELLS[2])
+        assert real is not None
+        assert real.attrs["nRPCI"] == free[0]
