@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,13 +24,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from test_sim import FAST, wait_for
 
 from mns.consumer import MnsClient
 from mns.fault import add_listener, get_alarm, list_alarms, service
 from mns.fault.events import AlarmEvent
 from mns.mirror.events import AlarmMirror, Outcome
 from mns.mirror.pm import PmMirror
-from mns.notify.delivery import NotifySettings
 from mns.pm.scheduler import FILE_READY
 from mns.pm.service import report_file
 from mns.pm.store import PmReport, PmStore
@@ -42,15 +42,6 @@ from mns.store.api import Scope
 ROOT = "SubNetwork=RAN"
 ME = f"{ROOT},SubNetwork=Central,ManagedElement=gNB-00001"
 CELL = f"{ME},GNBDUFunction=1,NRCellDU=1"
-FAST = NotifySettings(poll_s=0.05, backoff_initial_s=0.05, backoff_max_s=0.3, cursor_flush_s=0.1)
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class Recipient:

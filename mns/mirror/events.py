@@ -40,6 +40,7 @@ import orjson
 from mns.consumer.models import Alarm
 from mns.errors import BadRequest, MnsError
 from mns.fault.events import AlarmEventKind, emit
+from mns.fault.feed import MEMBERS
 from mns.fault.model import (
     FIELDS,
     RANK,
@@ -71,19 +72,9 @@ _JSON_TO_FIELD: Final = {f.metadata["json"]: f.name for f in FIELDS} | {"thresho
 _CLEAR: Final = frozenset({"alarm_cleared_time", "clear_user_id", "clear_system_id"})
 _ACK: Final = frozenset({"ack_state", "ack_user_id", "ack_system_id", "ack_time"})
 _CORRELATION: Final = frozenset({"correlated_notifications", "root_cause_indicator", "alarm_changed_time"})
+_CORE_MEMBERS: Final = ("alarmType", "probableCause", "perceivedSeverity")
 _GENERAL: Final = (
-    "specificProblem",
-    "correlatedNotifications",
-    "backedUpStatus",
-    "backUpObject",
-    "trendIndication",
-    "thresholdInfo",
-    "stateChangeDefinition",
-    "monitoredAttributes",
-    "proposedRepairActions",
-    "additionalText",
-    "additionalInformation",
-    "rootCauseIndicator",
+    *(m for m in MEMBERS[AlarmEventKind.CHANGED_GENERAL] if m not in _CORE_MEMBERS),
     "serviceUser",
     "serviceProvider",
     "securityAlarmDetector",
