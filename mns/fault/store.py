@@ -33,7 +33,7 @@ from mns.fault.events import AlarmEvent, AlarmEventKind
 from mns.fault.model import AlarmAckState, AlarmRecord, PerceivedSeverity
 from mns.nrm.dn import SEP_NEXT, to_key
 from mns.store.api import AsOf, utc
-from mns.store.db import Db
+from mns.store.db import Db, create_tables
 from mns.store.schema import metadata
 from mns.store.sql import SqlStore
 
@@ -214,7 +214,7 @@ class AlarmStore:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
-        metadata.create_all(store.engine, tables=list(TABLES))
+        create_tables(store.engine, TABLES)
         with store._transaction() as db:
             if db.exec_driver_sql(store._q("SELECT seq FROM alarm_head WHERE id = 0")).first() is None:
                 db.exec_driver_sql(store._q("INSERT INTO alarm_head (id, seq, time) VALUES (0, 0, 0)"))

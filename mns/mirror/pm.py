@@ -31,6 +31,7 @@ from mns.pm.model import Measurement
 from mns.pm.service import PERFORMANCE, parse_any
 from mns.pm.store import PmStore
 from mns.store.api import utc
+from mns.store.db import create_tables
 from mns.store.schema import metadata
 from mns.store.sql import SqlStore
 
@@ -92,7 +93,7 @@ class PmMirror:
         self.pm = pm or PmStore(store)
         self.canonical_dn = canonical_dn
         self.data_type = data_type
-        metadata.create_all(store.engine, tables=[pm_mirror_file])
+        create_tables(store.engine, [pm_mirror_file])
 
     def since(self) -> datetime | None:
         """The ready time of the newest file fetched (the ``since`` of the next sync), or None."""

@@ -19,6 +19,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from mns.store.db import create_tables
+
 mirror_metadata = sa.MetaData()
 
 inbox = sa.Table(
@@ -76,7 +78,7 @@ class MirrorState:
     def __init__(self, engine: Engine, name: str = "default") -> None:
         self.engine = engine
         self.name = name
-        mirror_metadata.create_all(engine)
+        create_tables(engine, mirror_metadata.sorted_tables)
 
     # inbox ----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from mns.store import schema
+from mns.store.db import create_tables
 
 cursor_table = sa.Table(
     "ndt_cursor",
@@ -30,7 +31,7 @@ class CursorStore:
     def __init__(self, engine: Engine, name: str = "live") -> None:
         self.engine = engine
         self.name = name
-        cursor_table.create(engine, checkfirst=True)
+        create_tables(engine, [cursor_table])
 
     def load(self) -> int:
         """The saved revision (0 before the first pass)."""

@@ -133,6 +133,9 @@ class NdtRunner:
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _passed: int = field(default=0, init=False)
+    """Revisions looked through that held no NDT object: kept in memory, saved only beside a
+    job's outcome (a restart looks through them again: cheap, and changes nothing)."""
 
     def __post_init__(self) -> None:
         self._cursor = CursorStore(self.store.engine)
@@ -142,21 +145,24 @@ class NdtRunner:
     def run_once(self) -> list[JobRun]:
         """Deal with the NDT objects changed since the last pass; returns the jobs run."""
         with self._lock:
-            after = self._cursor.load()
+            after = max(self._cursor.load(), self._passed)
             upto = self.store.head(LIVE)
             if upto <= after:
                 return []
             runs: list[JobRun] = []
-            if self.store.revisions_touching([NDT_FUNCTION, NDT_JOB], after=after, upto=upto):
-                functions, jobs = self._changed(after, upto)
-                self._state_capabilities(functions)
-                for dn in jobs:
-                    if self._stop.is_set():
-                        return runs  # the cursor stays: the rest are run after the restart
-                    run = self._run_job(dn)
-                    if run is not None:
-                        runs.append(run)
+            if not self.store.revisions_touching([NDT_FUNCTION, NDT_JOB], after=after, upto=upto):
+                self._passed = upto  # nothing to write: no write transaction on every pass
+                return runs
+            functions, jobs = self._changed(after, upto)
+            self._state_capabilities(functions)
+            for dn in jobs:
+                if self._stop.is_set():
+                    return runs  # the cursor stays: the rest are run after the restart
+                run = self._run_job(dn)
+                if run is not None:
+                    runs.append(run)
             self._cursor.save(upto)
+            self._passed = upto
             return runs
 
     def _changed(self, after: int, upto: int) -> tuple[list[str], list[str]]:

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from mns.store import schema
+from mns.store.db import create_tables
 
 cursor_table = sa.Table(
     "notify_cursor",
@@ -44,7 +45,7 @@ class CursorStore:
 
     def create(self) -> None:
         """Create the table if it is missing."""
-        schema.metadata.create_all(self.engine, tables=[cursor_table])
+        create_tables(self.engine, [cursor_table])
 
     def load(self) -> dict[str, Cursor]:
         """Every saved cursor by subscription DN."""

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from mns.store import schema
+from mns.store.db import create_tables
 
 lease_table = sa.Table(
     "worker_lease",
@@ -52,7 +53,7 @@ class Lease:
         timeout); the caller keeps what it had and asks again.
         """
         if not self._table_made:
-            lease_table.create(self.engine, checkfirst=True)  # the store makes it; older stores lack it
+            create_tables(self.engine, [lease_table])  # the store makes it; older stores lack it
             self._table_made = True
         now = time.time()
         table = lease_table

@@ -41,6 +41,7 @@ from mns.notify.reach import parse_address
 from mns.notify.subscriptions import Subscription
 from mns.nrm.dn import DN
 from mns.store import schema
+from mns.store.db import create_tables
 
 FAULT: Final = "FaultSupervisionMnS"
 FILES: Final = "FileDataReportingMnS"
@@ -174,7 +175,7 @@ class TargetStore:
 
     def create(self) -> None:
         """Create the tables if they are missing."""
-        schema.metadata.create_all(self.engine, tables=list(TABLES))
+        create_tables(self.engine, TABLES)
 
     def _write(self) -> Any:
         return self.engine.connect().execution_options(immediate=True)

@@ -26,6 +26,7 @@ from mns.nrm.dn import SEP, SEP_NEXT, key_depth, key_to_dn, to_key
 from mns.pm import events
 from mns.pm.model import Measurement, utc_of
 from mns.store.api import Scope
+from mns.store.db import create_tables
 from mns.store.schema import metadata
 from mns.store.sql import SqlStore
 
@@ -148,7 +149,7 @@ class PmStore:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
-        metadata.create_all(store.engine, tables=[pm_measurement, pm_file, pm_job, pm_report, pm_report_head])
+        create_tables(store.engine, [pm_measurement, pm_file, pm_job, pm_report, pm_report_head])
         with store._transaction() as db:
             if db.exec_driver_sql(self._q("SELECT seq FROM pm_report_head WHERE id = 0")).first() is None:
                 db.exec_driver_sql(self._q("INSERT INTO pm_report_head (id, seq) VALUES (0, 0)"))

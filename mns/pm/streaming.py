@@ -25,6 +25,7 @@ from mns.nrm.dn import canonical
 from mns.pm import stream_pdsu
 from mns.pm.model import Measurement, is_measurement_type
 from mns.pm.store import PmStore
+from mns.store.db import create_tables
 
 tables = sa.MetaData()
 stream_connection = sa.Table(
@@ -71,7 +72,7 @@ class StreamTarget:
     def __init__(self, pm: PmStore) -> None:
         self.pm = pm
         self.store = pm.store
-        tables.create_all(self.store.engine)
+        create_tables(self.store.engine, tables.sorted_tables)
 
     def _q(self, sql: str) -> str:
         return self.store._q(sql)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from mns.notify.feeds import Event
 from mns.nrm.dn import key_to_dn
+from mns.store.db import create_tables
 from mns.store.schema import metadata
 from mns.store.sql import SqlStore
 
@@ -119,7 +120,7 @@ class ThresholdStore:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
-        metadata.create_all(store.engine, tables=list(TABLES))
+        create_tables(store.engine, TABLES)
         with store._transaction() as db:
             if db.exec_driver_sql(store._q("SELECT pos FROM threshold_head WHERE id = 0")).first() is None:
                 db.exec_driver_sql(store._q("INSERT INTO threshold_head (id, pos) VALUES (0, 0)"))

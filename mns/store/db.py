@@ -18,7 +18,7 @@ import itertools
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -269,3 +269,19 @@ def make_engine(url: str, *, echo: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def create_tables(engine: Engine, tables: Iterable[sa.Table]) -> None:
+    """Create those of ``tables`` that do not exist yet.
+
+    The modules beside the store (alarms, PM, notifications, the mirror...) make their tables on
+    first use. On SQLite the check-then-create must hold the write lock from its start: a check
+    (a read) that turns into a CREATE fails at once when another writer committed in between.
+    """
+    wanted = list(tables)
+    inspector = sa.inspect(engine)
+    if all(inspector.has_table(t.name) for t in wanted):
+        return
+    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        for table in wanted:
+            table.create(conn, checkfirst=True)

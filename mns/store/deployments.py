@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from mns.store.db import create_tables
 from mns.store.schema import metadata
 from mns.store.sql import SqlStore
 
@@ -56,7 +57,7 @@ class Deployments:
 
     def __init__(self, store: SqlStore) -> None:
         self.store = store
-        metadata.create_all(store.engine, tables=[deployment])
+        create_tables(store.engine, [deployment])
 
     @classmethod
     def of(cls, store: SqlStore) -> Deployments:
