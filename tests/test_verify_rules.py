@@ -10,7 +10,7 @@ import pytest
 import verify_plant
 
 from mns.sim.layout import NetworkPlan
-from mns.store import Create, Delete, Op, SqlStore, Update, open_store
+from mns.store import Create, Delete, Op, Scope, SqlStore, Update, open_store
 from mns.verify import Finding, Severity, audit, verify_sandbox
 from mns.verify.model import Report
 
@@ -187,3 +187,34 @@ def test_renaming_a_cell_finds_nothing(twin: tuple[SqlStore, NetworkPlan]) -> No
     assert report.introduced == []
     assert report.fixed == []
     assert report.objects > 30  # the neighbourhood was looked at all the same
+
+
+def test_the_audit_resolves_references_behind_and_ahead_of_its_scan(twin: tuple[SqlStore, NetworkPlan]) -> None:
+    # The audit scans in key order: a reference may name an object already scanned, or one the
+    # scan reaches later (taken on trust, then confirmed or run again). Both must come out as
+    # incremental verification says.
+    store, plan = twin
+    cu = plan.cell_dn(0, "NRCellCU")
+    function = cu.rsplit(",", 1)[0]
+    relations = [m.dn for m in store.read(cu, scope=Scope.BASE_NTH_LEVEL, level=1) if m.cls == "NRCellRelation"]
+    behind, ahead, wrong, kept = relations[:4]
+    later = max((plan.cell_dn(c.index, "NRCellCU") for c in plan.cells), key=lambda d: d.replace(",", "\x01"))
+    assert later.replace(",", "\x01") > wrong.replace(",", "\x01")
+    report = _verify(
+        store,
+        [
+            Update(behind, {"adjacentNRCellRef": f"{function},NRCellCU=0"}),
+            Update(ahead, {"adjacentNRCellRef": f"{function},NRCellCU=99"}),
+            Update(wrong, {"nRFreqRelationRef": later}),
+        ],
+    )
+    expected = {
+        ("dangling-reference", behind, f"{function},NRCellCU=0"),
+        ("dangling-reference", ahead, f"{function},NRCellCU=99"),
+        ("reference-class", wrong, later),
+    }
+    rules = ("dangling-reference", "reference-class")
+    assert {(f.rule, f.dn, f.related[0]) for f in report.introduced if f.rule in rules} == expected
+    audited = audit(store, branch=store.branches()[-1].id)
+    assert {(f.rule, f.dn, f.related[0]) for f in audited if f.rule in rules} == expected
+    assert not [f for f in audited if f.dn == kept and f.rule in rules]

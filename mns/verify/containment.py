@@ -1,35 +1,40 @@
 """Containment family: every object sits under a parent class its class allows (TS 28.541 name containment).
 
-The parent's class is the class of the DN's parent RDN, so the check needs no read.
+The parent's class is the class of the DN's parent RDN, so the check needs no read, and its verdict
+is the same for every object of one class under one parent class (memoised).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from mns.nrm.registry import default_registry
 from mns.verify.model import Finding, Rule, Severity, View, each_object
-from mns.verify.views import class_of, parent_of
+from mns.verify.views import parent_class
 
 
-def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> Iterator[Finding]:
-    """An error when the registry does not allow ``cls`` under its parent's class (or at the root)."""
+@lru_cache(maxsize=4096)
+def _verdict(cls: str, parent_cls: str | None) -> tuple[str, dict[str, Any]] | None:
+    """(message, evidence) when the registry does not allow ``cls`` under ``parent_cls``, else None."""
     registry = default_registry()
-    parent = parent_of(dn)
-    parent_cls = class_of(parent) if parent else None
     if registry.allowed_parent(cls, parent_cls):
-        return
+        return None
     spec = registry.get(cls)
     allowed = sorted(spec.parents) if spec else []
     where = f"under {parent_cls}" if parent_cls else "as a root object"
-    yield Finding(
-        "containment",
-        Severity.ERROR,
-        dn,
-        f"{cls} cannot be contained {where}; allowed parents: {', '.join(allowed) or 'none'}",
-        {"class": cls, "parentClass": parent_cls, "allowedParents": allowed},
-    )
+    message = f"{cls} cannot be contained {where}; allowed parents: {', '.join(allowed) or 'none'}"
+    return message, {"class": cls, "parentClass": parent_cls, "allowedParents": allowed}
+
+
+def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
+    """An error when the registry does not allow ``cls`` under its parent's class (or at the root)."""
+    verdict = _verdict(cls, parent_class(dn))
+    if verdict is None:
+        return []
+    message, evidence = verdict
+    return [Finding("containment", Severity.ERROR, dn, message, dict(evidence))]
 
 
 RULES: list[Rule] = [

@@ -32,8 +32,10 @@ def _collisions(scope: Scope) -> Iterator[Finding]:
         if mine.pci is None or mine.ssb is None:
             continue
         for other in net.neighbours(cell):
+            if net.radio(other) != mine:
+                continue
             pair = (min(cell, other), max(cell, other))
-            if pair in seen or net.radio(other) != mine:
+            if pair in seen:
                 continue
             seen.add(pair)
             yield Finding(

@@ -8,8 +8,9 @@ Members of structured attributes are followed one level down. Two rules: ``dangl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from functools import cache
+import threading
+import weakref
+from collections.abc import Mapping
 from typing import Any, Final
 
 from mns.nrm.registry import AttrSpec, default_registry
@@ -21,9 +22,18 @@ WRONG_CLASS: Final = "reference-class"
 Refs = tuple[tuple[str, str | None, AttrSpec], ...]
 
 
-@cache
+_REFS: dict[str, Refs] = {}
+
+
 def _refs(cls: str) -> Refs:
-    """(attribute, struct member or None, spec) of the class's followed DN attributes."""
+    """(attribute, struct member or None, spec) of the class's followed DN attributes (memoised)."""
+    found = _REFS.get(cls)
+    if found is None:
+        found = _REFS[cls] = _refs_of(cls)
+    return found
+
+
+def _refs_of(cls: str) -> Refs:
     spec = default_registry().get(cls)
     if spec is None:
         return ()
@@ -36,59 +46,108 @@ def _refs(cls: str) -> Refs:
     return tuple(out)
 
 
-def _values(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [v for v in items if isinstance(v, str)]
-
-
-def _targets(attrs: Mapping[str, Any], refs: Refs) -> Iterator[tuple[str, AttrSpec, str]]:
+def _targets(attrs: Mapping[str, Any], refs: Refs) -> list[tuple[str, AttrSpec, str]]:
+    out: list[tuple[str, AttrSpec, str]] = []
     for name, member, spec in refs:
         value = attrs.get(name)
         if value is None:
             continue
         if member is None:
-            for target in _values(value):
-                yield name, spec, target
+            for target in value if isinstance(value, list) else [value]:
+                if isinstance(target, str):
+                    out.append((name, spec, target))
             continue
         for i, entry in enumerate(value if isinstance(value, list) else [value]):
             if isinstance(entry, dict) and entry.get(member) is not None:
-                for target in _values(entry[member]):
-                    yield f"{name}[{i}].{member}", spec, target
+                inner = entry[member]
+                for target in inner if isinstance(inner, list) else [inner]:
+                    if isinstance(target, str):
+                        out.append((f"{name}[{i}].{member}", spec, target))
+    return out
 
 
-def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> Iterator[Finding]:
+def _resolves(view: View, target: str, spec: AttrSpec) -> bool:
+    found = view.get(target)
+    return found is not None and (not spec.ref_classes or found[0] in spec.ref_classes)
+
+
+def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
     """A finding per DN attribute value of the object that does not resolve as the registry says."""
     refs = _refs(cls)
     if not refs:
-        return
+        return []
+    # The usual object: every reference a single DN that resolves, checked without building anything.
+    for name, member, spec in refs:
+        value = attrs.get(name)
+        if value is None:
+            continue
+        if member is not None or type(value) is not str or not _resolves(view, value, spec):
+            break
+    else:
+        return []
+    out: list[Finding] = []
     for path, spec, target in _targets(attrs, refs):
         found = view.get(target)
-        allowed = sorted(spec.ref_classes)
         if found is None:
-            yield Finding(
-                DANGLING,
-                Severity.ERROR,
-                dn,
-                f"{path} points to {target}, which does not exist",
-                {"attribute": path, "target": target, "allowedClasses": allowed},
-                related=(target,),
-                attribute=path,
+            out.append(
+                Finding(
+                    DANGLING,
+                    Severity.ERROR,
+                    dn,
+                    f"{path} points to {target}, which does not exist",
+                    {"attribute": path, "target": target, "allowedClasses": sorted(spec.ref_classes)},
+                    related=(target,),
+                    attribute=path,
+                )
             )
-        elif allowed and found[0] not in spec.ref_classes:
-            yield Finding(
-                WRONG_CLASS,
-                Severity.ERROR,
-                dn,
-                f"{path} points to {target}, a {found[0]}; it may point to {', '.join(allowed)}",
-                {"attribute": path, "target": target, "targetClass": found[0], "allowedClasses": allowed},
-                related=(target,),
-                attribute=path,
+        elif spec.ref_classes and found[0] not in spec.ref_classes:
+            allowed = sorted(spec.ref_classes)
+            out.append(
+                Finding(
+                    WRONG_CLASS,
+                    Severity.ERROR,
+                    dn,
+                    f"{path} points to {target}, a {found[0]}; it may point to {', '.join(allowed)}",
+                    {"attribute": path, "target": target, "targetClass": found[0], "allowedClasses": allowed},
+                    related=(target,),
+                    attribute=path,
+                )
             )
+    return out
+
+
+class _Shared(threading.local):
+    """The two rules of the family share one resolution of an object's references.
+
+    The audit and the engine call each rule's check on one object right after the other; the
+    second call reuses the first's findings when it is about the same object (the same
+    attributes, not a copy) in the same view. Per thread; the view is held weakly, so an
+    audit's memory goes with it.
+    """
+
+    def __init__(self) -> None:
+        self.dn = ""
+        self.attrs: Mapping[str, Any] | None = None
+        self.view: weakref.ref[View] | None = None
+        self.found: list[Finding] = []
+
+    def findings(self, dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
+        held = self.view() if self.view is not None else None
+        if attrs is not self.attrs or held is not view or dn != self.dn:
+            self.found = check_object(dn, cls, attrs, view)
+            self.dn, self.attrs, self.view = dn, attrs, weakref.ref(view)
+        return self.found
+
+
+_shared = _Shared()
 
 
 def _only(rule: str) -> ObjectCheck:
-    def each(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> Iterator[Finding]:
-        return (f for f in check_object(dn, cls, attrs, view) if f.rule == rule)
+    def each(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
+        if not _refs(cls):
+            return []
+        found = _shared.findings(dn, cls, attrs, view)
+        return [f for f in found if f.rule == rule] if found else []
 
     return each
 

@@ -19,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 
 from mns.store.api import utc
+from mns.store.db import create_tables
 from mns.store.schema import metadata
 from mns.verify.model import Report
 
@@ -45,7 +46,7 @@ def _ensure(store: SqlStore) -> None:
     if store in _created:
         return
     with _lock:
-        metadata.create_all(store.engine, tables=[verify_report], checkfirst=True)
+        create_tables(store.engine, [verify_report])
         _created.add(store)
 
 

@@ -8,14 +8,15 @@ its own family (``mns.verify.containment``); read-only checks concern writes, no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from functools import cache
+from collections.abc import Mapping
+from functools import cache, lru_cache
+from types import MappingProxyType
 from typing import Any, Final
 
 from mns.nrm import validate
 from mns.nrm.registry import default_registry
 from mns.verify.model import Finding, Rule, Severity, View, each_object
-from mns.verify.views import class_of, parent_of
+from mns.verify.views import parent_class
 
 _SKIPPED: Final = frozenset({validate.CONTAINMENT, validate.UNMODELLED, validate.READ_ONLY})
 
@@ -25,18 +26,43 @@ def _validator() -> validate.Validator:
     return validate.Validator(default_registry())
 
 
-def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> Iterator[Finding]:
+_SEVERITY: Final = {s.value: s for s in Severity}
+
+
+@lru_cache(maxsize=4096)
+def _missing(cls: str, found: validate.Finding) -> tuple[Severity, Mapping[str, Any]]:
+    """Severity and evidence of a missing-attribute finding: the same for every object of a class.
+
+    Objects of one class usually miss the same attributes (a twin of real networks holds many),
+    so these findings share one read-only evidence mapping.
+    """
+    evidence = {"check": found.rule, "class": cls, "value": None}
+    return _SEVERITY[found.severity], MappingProxyType(evidence)
+
+
+def _top(path: str) -> bool:
+    return "." not in path and "[" not in path
+
+
+def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
     """The registry's findings on one object, but containment, unmodelled classes and read-only."""
-    parent = parent_of(dn)
-    found = _validator().validate(dn, cls, attrs, parent_cls=class_of(parent) if parent else None)
+    found = _validator().validate(dn, cls, attrs, parent_cls=parent_class(dn))
+    if not found:
+        return []
+    out: list[Finding] = []
     for f in found:
         if f.rule in _SKIPPED:
+            continue
+        if f.rule == validate.MANDATORY and f.attribute and _top(f.attribute) and attrs.get(f.attribute) is None:
+            severity, shared = _missing(cls, f)
+            out.append(Finding("schema", severity, dn, f.message, shared, attribute=f.attribute))
             continue
         top = f.attribute.split(".", 1)[0].split("[", 1)[0] if f.attribute else None
         evidence: dict[str, Any] = {"check": f.rule, "class": cls}
         if top is not None:
             evidence["value"] = attrs.get(top)
-        yield Finding("schema", Severity(f.severity), dn, f.message, evidence, attribute=f.attribute)
+        out.append(Finding("schema", _SEVERITY[f.severity], dn, f.message, evidence, attribute=f.attribute))
+    return out
 
 
 RULES: list[Rule] = [

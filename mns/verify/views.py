@@ -31,7 +31,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, cast
 
 import orjson
@@ -87,6 +87,23 @@ def parent_of(dn: str) -> str | None:
     key = to_key(dn)
     i = key.rfind(SEP)
     return key_to_dn(key[:i]) if i > 0 else None
+
+
+_last_parent: list[tuple[str, str | None]] = [("", None)]
+
+
+def parent_class(dn: str) -> str | None:
+    """The class of a DN's parent (None for a root).
+
+    Remembers its last answer: the per-object rules ask it in turn about the same object.
+    """
+    last = _last_parent[0]  # one read: another thread may replace it meanwhile
+    if last[0] is dn:
+        return last[1]
+    parent = parent_of(dn)
+    cls = class_of(parent) if parent is not None else None
+    _last_parent[0] = (dn, cls)
+    return cls
 
 
 # -- the live twin at a revision -------------------------------------------------------------
@@ -296,13 +313,16 @@ class MemoryView:
 
     def add(self, dn: str, cls: str, attrs: dict[str, Any]) -> None:
         """Keep one object (of ``NETWORK_CLASSES``; others are ignored)."""
-        if cls not in NETWORK_CLASSES:
-            return
         if cls == RELATION:
             target = attrs.get(ADJACENT)
-            attrs = {k: attrs[k] for k in (ADJACENT, "nRTCI") if k in attrs}
-            if isinstance(target, str):
+            tci = attrs.get("nRTCI")
+            attrs = {ADJACENT: target} if tci is None else {ADJACENT: target, "nRTCI": tci}
+            if target is None:
+                del attrs[ADJACENT]
+            elif type(target) is str:
                 self._pointing[target].append(dn)
+        elif cls not in NETWORK_CLASSES:
+            return
         elif cls in GNB_CLASSES and isinstance(attrs.get("gNBId"), int):
             self._gnb[attrs["gNBId"]].append(dn)
         self._objects[dn] = (cls, attrs)
@@ -313,6 +333,10 @@ class MemoryView:
 
     def __len__(self) -> int:
         return len(self._objects)
+
+    def finder(self) -> Callable[[str], Obj | None]:
+        """``get`` without the fallback, as a bound dict lookup (for the audit's hot loop)."""
+        return self._objects.get
 
     def get(self, dn: str) -> Obj | None:
         """(class, attributes) of an object, or None."""
@@ -374,6 +398,7 @@ class Net:
         self._targets: dict[str, list[tuple[str, str]]] = {}
         self._twins: dict[tuple[str, str], str | None] = {}
         self._radio: dict[str, Radio] = {}
+        self._cu_du: dict[str, str | None] = {}
 
     def attrs(self, dn: str) -> dict[str, Any]:
         """An object's attributes ({} when it does not exist)."""
@@ -536,10 +561,14 @@ class Net:
         if found is None:
             found = []
             cu = self.cu(du) if class_of(du) == "NRCellDU" else None
+            known = self._cell
             for d, c, a in self.view.children(cu) if cu else ():
                 target = a.get(ADJACENT)
-                if c == RELATION and isinstance(target, str) and self.exists(target):
-                    found.append((d, self.cell(target)))
+                if c != RELATION or not isinstance(target, str):
+                    continue
+                cell = known.get(target)  # a target mapped before exists
+                if cell is not None or self.exists(target):
+                    found.append((d, cell or self.cell(target)))
             self._targets[du] = found
         return found
 
@@ -553,9 +582,15 @@ class Net:
     def sources(self, du: str) -> list[str]:
         """The cells that list ``du`` as neighbour."""
         out = set()
+        cells = self._cu_du
         for relation in self.incoming(du):
             cu = parent_of(relation)
-            source = self.du(cu) if cu else None
+            if cu is None:
+                continue
+            if cu in cells:
+                source = cells[cu]
+            else:
+                source = cells[cu] = self.du(cu)
             if source is not None and source != du:
                 out.add(source)
         return sorted(out)
@@ -572,9 +607,14 @@ class Net:
         return [d for d, c, _ in self.view.children(function) if c == "NRCellDU" and d != du]
 
 
+def _key(dn: str) -> str:
+    # The store key of a DN without escapes is the DN with its commas replaced.
+    return dn.replace(",", SEP) if "\\" not in dn else to_key(dn)
+
+
 def sort_dns(dns: Iterable[str]) -> list[str]:
     """DNs in store key order (parents before children)."""
-    return sorted(dns, key=to_key)
+    return sorted(dns, key=_key)
 
 
 def in_scope(dns: Sequence[str] | frozenset[str], classes: Collection[str]) -> list[str]:
@@ -594,7 +634,26 @@ def net_of(view: View, context: Any) -> Net:
 
 
 def scoped(view: View, dns: frozenset[str] | None, classes: Collection[str]) -> list[str]:
-    """The objects of ``classes`` to look at: those of ``dns``, or every one (``dns`` None)."""
+    """The objects of ``classes`` to look at: those of ``dns``, or every one (``dns`` None).
+
+    In key order, but for every object of a ``MemoryView``: in the order it was filled (key order
+    when an audit's scan filled it), which saves sorting a million relations; the rules'
+    findings do not depend on the order.
+    """
     if dns is None:
+        if isinstance(view, MemoryView):
+            return [d for cls in classes for d, _ in view.of_class(cls)]
         return sort_dns(d for cls in classes for d, _ in view.of_class(cls))
     return in_scope(dns, classes)
+
+
+def scoped_items(view: View, dns: frozenset[str] | None, classes: Collection[str]) -> Iterator[Obj]:
+    """(DN, attributes) of the objects ``scoped`` names (that exist)."""
+    if dns is None and isinstance(view, MemoryView):
+        for cls in classes:
+            yield from view.of_class(cls)
+        return
+    for dn in scoped(view, dns, classes):
+        found = view.get(dn)
+        if found is not None:
+            yield dn, found[1]
