@@ -174,7 +174,8 @@ class _Predictor:
         self.dns = scope.dns
         self.params = ImpactParams.of(scope.context)
         self.impact = Impact(self.params)
-        self._gnb_index: dict[Any, str] | None = None
+        self._gnb_index: dict[Any, str | None] | None = None
+        self._gnb_scanned = False
         self._positions: dict[str, tuple[float, float] | None] = {}
         self._loads: dict[str, dict[datetime, float]] = {}
 
@@ -296,22 +297,34 @@ class _Predictor:
         if cls == "ExternalNRCellCU":
             fn = _ancestor(ref, 1)
             ext = self.view.get(fn) if fn else None
-            du_fn = self._gnbs().get(ext[1].get("gNBId")) if ext else None
+            du_fn = self._gnb_function(ext[1].get("gNBId")) if ext else None
             if du_fn is None:
                 return None
             cells = self.view.children(du_fn)
             return next((dn for dn, c, a in cells if c == "NRCellDU" and a.get("cellLocalId") == lid), None)
         return None
 
-    def _gnbs(self) -> dict[Any, str]:
-        """GNBDUFunction by gNBId (built once, on the first external neighbour)."""
+    def _gnb_function(self, gnb_id: Any) -> str | None:
+        """The GNBDUFunction with ``gnb_id``: an indexed lookup where the view offers one (the
+        store's views do), else an index of every GNBDUFunction built once."""
+        if not isinstance(gnb_id, int):
+            return None
         if self._gnb_index is None:
             self._gnb_index = {}
+        if gnb_id in self._gnb_index:
+            return self._gnb_index[gnb_id]
+        lookup = getattr(self.view, "functions_with_gnb_id", None)
+        if lookup is not None:
+            found = [dn for dn, cls, _ in lookup([gnb_id]) if cls == "GNBDUFunction"]
+            self._gnb_index[gnb_id] = min(found) if found else None
+            return self._gnb_index[gnb_id]
+        if not self._gnb_scanned:
+            self._gnb_scanned = True
             for dn, attrs in self.view.of_class("GNBDUFunction"):
                 gnb = attrs.get("gNBId")
                 if isinstance(gnb, int):
                     self._gnb_index.setdefault(gnb, dn)
-        return self._gnb_index
+        return self._gnb_index.get(gnb_id)
 
     def _nearest(self, src: str, cells: list[str]) -> list[str]:
         here = self._position(src)
