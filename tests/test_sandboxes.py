@@ -623,3 +623,13 @@ def test_the_document_is_valid_openapi_30() -> None:
     official = specs_dir() / "openapi"
     for folder in (None, official) if official.is_dir() else (None,):
         validate(resolved(DOC, folder), base_uri=(OPENAPI_DIR / DOC).as_uri(), cls=OpenAPIV30SpecValidator)
+
+
+def test_a_null_member_of_a_creation_is_refused(store: SqlStore) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(with_sandboxes(create_app(store))) as c:
+        refused = c.post("/TwinMnS/v1/sandboxes", json={"name": "x", "base": None})
+        assert refused.status_code == 400
+        assert "base" in refused.json()["error"]["errorInfo"]
+        assert c.get("/TwinMnS/v1/sandboxes").json() == {"sandboxes": []}

@@ -112,6 +112,9 @@ def _create_args(body: Any) -> tuple[str, Any, str | None]:
     unknown = sorted(set(body) - set(_CREATE_KEYS))
     if unknown:
         raise BadRequest(f"{', '.join(unknown)}: not a member of a sandbox creation (name, base, author)")
+    nulls = sorted(k for k in _CREATE_KEYS if k in body and body[k] is None)
+    if nulls:
+        raise BadRequest(f"{', '.join(nulls)}: null is not a value; leave the member out for its default")
     texts: dict[str, str | None] = {}
     for key in ("name", "author"):
         value = body.get(key)
