@@ -159,21 +159,21 @@ class Plan:
 
     def _put(self, view: TxnView, dn: str, attrs: Any) -> list[Op]:
         if not isinstance(attrs, Mapping):
-            raise_unapplied(self.unapplied, dn, "attributeList is not an object")
+            note_unapplied(self.unapplied, dn, "attributeList is not an object")
             return []
         parent = DN.parse(dn).parent
         if parent is not None and view.get(str(parent)) is None:
-            raise_unapplied(self.unapplied, dn, f"its parent {parent} is not in the twin")
+            note_unapplied(self.unapplied, dn, f"its parent {parent} is not in the twin")
             return []
         cls = DN.parse(dn).cls
         return [Put(dn, self.reader.canon.attrs(cls, attrs))]
 
     def _update(self, view: TxnView, dn: str, values: Mapping[str, Any] | None) -> list[Op]:
         if values is None:
-            raise_unapplied(self.unapplied, dn, "attributeListValueChanges has no new values")
+            note_unapplied(self.unapplied, dn, "attributeListValueChanges has no new values")
             return []
         if view.get(dn) is None:
-            raise_unapplied(self.unapplied, dn, "an attribute change of an object the twin does not have")
+            note_unapplied(self.unapplied, dn, "an attribute change of an object the twin does not have")
             return []
         cls = DN.parse(dn).cls
         present = {k: v for k, v in values.items() if v is not None}
@@ -211,11 +211,11 @@ class Plan:
         raise Unapplied(dn, f"moiChanges op {op!r} is not add, replace or remove")
 
     def _missing(self, dn: str) -> list[Op]:
-        raise_unapplied(self.unapplied, dn, "an attribute change of an object the twin does not have")
+        note_unapplied(self.unapplied, dn, "an attribute change of an object the twin does not have")
         return []
 
 
-def raise_unapplied(sink: list[Unapplied], dn: str, reason: str) -> None:
+def note_unapplied(sink: list[Unapplied], dn: str, reason: str) -> None:
     """Record that a change of ``dn`` could not be applied (the rest of the notification goes on)."""
     sink.append(Unapplied(dn, reason))
 
