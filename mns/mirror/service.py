@@ -355,14 +355,13 @@ class Mirror:
         self.phase = "subscribing"
         root = self.roots[0]
         endpoint = self.config.endpoint
-        written = client.create_ntf_subscription(
+        client.create_ntf_subscription(
             self._wire_dn(root),
             self.config.subscription_id,
             endpoint,
             notification_types=CM_NOTIFICATION_TYPES,
         )
         self.subscriptions["cm"] = str(DN.parse(root).child("NtfSubscriptionControl", self.config.subscription_id))
-        del written
         if self.config.alarms:
             self.subscriptions["fault"] = client.subscribe(endpoint).id
         if self.config.pm:
@@ -398,7 +397,7 @@ class Mirror:
         if self._progress is not None:
             self._progress("full sync done", report.objects)
         self._reconciled_at = report.finished
-        self._sync_events(client, full=True)
+        self._sync_events(client)
         self._save()
         return report
 
@@ -421,11 +420,12 @@ class Mirror:
         self._reconciled_at = report.started
         self.last_reconcile = report
         self.state.record_drift(self.counters.reconciliations, report.drift)
-        self._sync_events(client, full=True)
+        self._sync_events(client)
         self._save()
         return report
 
-    def _sync_events(self, client: MnsClient, *, full: bool) -> None:
+    def _sync_events(self, client: MnsClient) -> None:
+        """Bring the twin's alarm list equal to the producer's and fetch the PM files it lacks."""
         if self.events is None:
             self._setup_events(client)
         alarms, pm = self.events
