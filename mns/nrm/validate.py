@@ -247,14 +247,25 @@ _valid_dns: set[str] = set()
 _valid_dn_prefixes: set[str] = set()
 
 
+def _remember(memo: set[str], text: str) -> None:
+    """Add ``text`` to a bounded memo; a full one starts afresh.
+
+    References cluster in key order (the relations of a site point at the cells around it), so
+    the DNs seen lately are those that repeat: a memo that only ever kept the first ones would
+    miss for the rest of a big load.
+    """
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo.add(text)
+
+
 def _dn_ok(text: str) -> bool:
     """Whether ``text`` is a valid DN (comma or URI form), as :meth:`DN.parse` decides."""
     if text in _valid_dns:
         return True
     if not (_dn_fast(text) or _dn_parses(text)):
         return False
-    if len(_valid_dns) < _MEMO_LIMIT:
-        _valid_dns.add(text)
+    _remember(_valid_dns, text)
     return True
 
 
@@ -269,8 +280,7 @@ def _dn_fast(text: str) -> bool:
         return True
     if not _dn_fast(head):
         return False
-    if len(_valid_dn_prefixes) < _MEMO_LIMIT:
-        _valid_dn_prefixes.add(head)
+    _remember(_valid_dn_prefixes, head)
     return True
 
 
@@ -285,7 +295,7 @@ def _dn_parses(text: str) -> bool:
 def _dn_check(v: Any) -> list[Problem] | None:
     if type(v) is not str:
         return [("", TYPE, f"{_short(v)} is a {_kind_name(v)}, expected a DN string")]
-    if _dn_ok(v):
+    if v in _valid_dns or _dn_ok(v):  # the first test answers the usual reference, seen lately
         return None
     try:
         DN.parse(v)
@@ -475,11 +485,13 @@ class Validator:
         strict: bool = False,
         writer: str = "real",
         previous: Mapping[str, Any] | None = None,
+        containment: bool = True,
     ) -> list[Finding]:
         """Findings for object ``dn`` of class ``cls`` whose full state is ``attrs``."""
         # writer "oss" is a management write (read-only attributes are refused); the mirror
         # ("real") and others may set them. previous is the state before an update, None at
-        # creation.
+        # creation. containment False leaves out the containment rule (and parent_cls unread),
+        # for callers that check containment on their own.
         try:
             c = self._compiled[cls]
         except KeyError:
@@ -488,7 +500,9 @@ class Validator:
             return [Finding(None, UNMODELLED, f"{cls} is not a modelled class; not validated", INFO)]
         found: list[Finding] = []
         spec = c.spec
-        if parent_cls is None:
+        if not containment:
+            pass
+        elif parent_cls is None:
             if not spec.can_be_root:
                 found.append(Finding(None, CONTAINMENT, f"{spec.name} cannot be a root object ({dn})", ERROR))
         elif not spec.any_parent and parent_cls not in c.parents:
@@ -510,11 +524,12 @@ class Validator:
                     sev = mandatory_severity if rule == MANDATORY else WARNING if rule == UNKNOWN_ATTRIBUTE else ERROR
                     found.append(Finding(name + path, rule, f"{name}{path}: {msg}", sev))
         required = c.mandatory_writable if writer == "oss" else c.mandatory
-        absent = required.difference(attrs)
-        if saw_none:
-            absent = absent.union(n for n in required if attrs.get(n) is None)
-        if absent:
-            found.extend(c.missing(absent, strict))
+        if saw_none or not attrs.keys() >= required:  # the test builds nothing: the usual object has all
+            absent = required.difference(attrs)
+            if saw_none:
+                absent = absent.union(n for n in required if attrs.get(n) is None)
+            if absent:
+                found.extend(c.missing(absent, strict))
         if writer == "oss" and c.readonly:
             for name in c.readonly.intersection(attrs.keys()):
                 value = attrs[name]

@@ -20,6 +20,10 @@ the complete picture, and their findings (a rule's findings carry its name) repl
 provisional ones. A sound twin has none to run again, and what waits at any moment is the
 references of a few neighbouring sites.
 
+The two reference rules resolve the same references: when both run, the scan calls
+``references.check_object`` once per object for both, and runs both again where a lookup it
+took on trust was wrong.
+
 Memory grows with the cells and relations kept, not with the objects' attributes.
 """
 
@@ -36,8 +40,9 @@ import orjson
 from mns.errors import MalformedDN
 from mns.nrm.registry import default_registry
 from mns.store.api import LIVE, AsOf, Scope
+from mns.verify import references
 from mns.verify.engine import load_rules, sort_findings
-from mns.verify.model import Finding, Rule
+from mns.verify.model import Finding, ObjectCheck, Rule
 from mns.verify.model import Scope as RuleScope
 from mns.verify.views import NETWORK_CLASSES, MemoryView, Net, StoreView, class_of
 
@@ -77,6 +82,8 @@ class _Scanned:
         """Class of each scanned object a reference may point to (outside ``kept``)."""
         self.pending: dict[str, list[Asker]] = {}
         """DN not scanned yet -> the checks that took it on trust."""
+        self.guessed: dict[str, str] = {}
+        """DN in ``pending`` -> the class its DN names (worked out once per DN)."""
         self.done = False
         # The check running now, set by the audit before each call.
         self.dn = ""
@@ -91,6 +98,10 @@ class _Scanned:
         cls = self.classes.get(dn)
         if cls is not None:
             return cls, {}
+        cls = self.guessed.get(dn)
+        if cls is not None:  # pending already: one more check takes it on trust
+            self.pending[dn].append((self.dn, self.cls, self.check))
+            return cls, {}
         try:
             cls = class_of(dn)
         except MalformedDN:
@@ -99,7 +110,8 @@ class _Scanned:
             return self.fallback.get(dn)  # nothing may point to its class: read it
         if self.done:
             return None
-        self.pending.setdefault(dn, []).append((self.dn, self.cls, self.check))
+        self.pending[dn] = [(self.dn, self.cls, self.check)]
+        self.guessed[dn] = cls
         return cls, {}
 
     def children(self, dn: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -122,9 +134,9 @@ def _scan(
 ) -> list[Finding]:
     """The one scan: per-object checks (run again where a lookup was taken on trust wrongly), kept objects."""
     found: list[Finding] = []
-    kept, classes, pending, tracked = view.kept, view.classes, view.pending, view.tracked
+    kept, classes, pending, guessed, tracked = view.kept, view.classes, view.pending, view.guessed, view.tracked
     network = NETWORK_CLASSES
-    checks = [(i, rule.each) for i, rule in enumerate(each) if rule.each is not None]
+    checks = _fused(each)
     n = 0
     redo: list[Asker] = []
     for n, (dn, cls, text) in enumerate(_rows(store, branch, rev), 1):
@@ -135,12 +147,14 @@ def _scan(
             classes[dn] = cls
         if pending and dn in pending:
             askers = pending.pop(dn)
-            if class_of(dn) != cls:
+            if guessed.pop(dn) != cls:
                 redo += askers  # they took it for the class its DN names
         view.dn, view.cls = dn, cls
         for i, check in checks:
             view.check = i
-            found.extend(check(dn, cls, attrs, view))
+            out = check(dn, cls, attrs, view)
+            if out:
+                found.extend(out)
         if progress is not None and n % PROGRESS_EVERY == 0:
             progress("scan", n)
             progress("objects", n)
@@ -151,9 +165,35 @@ def _scan(
     for askers in view.pending.values():
         redo += askers
     view.pending.clear()
+    view.guessed.clear()
     if redo:
         found = _run_again(store, branch, rev, each, view, redo, found)
     return found
+
+
+def _fused(each: list[Rule]) -> list[tuple[int, ObjectCheck]]:
+    """(index, check) of the per-object checks, the two reference rules as one when both run.
+
+    Both rules resolve the same references; one call of ``references.check_object`` gives the
+    findings of both at once. A lookup it takes on trust is remembered under the first rule's
+    index; ``_run_again`` runs both again.
+    """
+    out: list[tuple[int, ObjectCheck]] = []
+    fused = _references_pair(each)
+    for i, rule in enumerate(each):
+        if rule.each is None or (fused is not None and i == fused[1]):
+            continue
+        out.append((i, references.check_object if fused is not None and i == fused[0] else rule.each))
+    return out
+
+
+def _references_pair(each: list[Rule]) -> tuple[int, int] | None:
+    """Indexes in ``each`` of the two reference rules, when both are there."""
+    first, second = references.RULES
+    at = {id(rule): i for i, rule in enumerate(each)}
+    if id(first) in at and id(second) in at:
+        return at[id(first)], at[id(second)]
+    return None
 
 
 def _run_again(
@@ -166,6 +206,9 @@ def _run_again(
     found: list[Finding],
 ) -> list[Finding]:
     """The findings with the checks that trusted a wrong lookup run again on the complete picture."""
+    pair = _references_pair(each)
+    if pair is not None:
+        askers = askers + [(dn, cls, pair[1]) for dn, cls, i in askers if i == pair[0]]
     again = {(dn, each[i].name): (cls, i) for dn, cls, i in askers}
     out = [f for f in found if (f.dn, f.rule) not in again]
     for (dn, _), (cls, i) in sorted(again.items()):

@@ -28,9 +28,21 @@ def _verdict(cls: str, parent_cls: str | None) -> tuple[str, dict[str, Any]] | N
     return message, {"class": cls, "parentClass": parent_cls, "allowedParents": allowed}
 
 
+Verdict = tuple[str, dict[str, Any]] | None
+
+_last: list[tuple[str, str, Verdict]] = [("", "", None)]
+"""(parent DN, class, verdict) of the last object checked: siblings of one class come in a row."""
+
+
 def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
     """An error when the registry does not allow ``cls`` under its parent's class (or at the root)."""
-    verdict = _verdict(cls, parent_class(dn))
+    parent, last_cls, verdict = _last[0]  # one read: another thread may replace it meanwhile
+    i = dn.rfind(",")
+    if i <= 0 or "\\" in dn:
+        verdict = _verdict(cls, parent_class(dn))
+    elif cls != last_cls or len(parent) != i or not dn.startswith(parent):
+        verdict = _verdict(cls, parent_class(dn))
+        _last[0] = (dn[:i], cls, verdict)
     if verdict is None:
         return []
     message, evidence = verdict

@@ -16,7 +16,6 @@ from typing import Any, Final
 from mns.nrm import validate
 from mns.nrm.registry import default_registry
 from mns.verify.model import Finding, Rule, Severity, View, each_object
-from mns.verify.views import parent_class
 
 _SKIPPED: Final = frozenset({validate.CONTAINMENT, validate.UNMODELLED, validate.READ_ONLY})
 
@@ -46,7 +45,7 @@ def _top(path: str) -> bool:
 
 def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
     """The registry's findings on one object, but containment, unmodelled classes and read-only."""
-    found = _validator().validate(dn, cls, attrs, parent_cls=parent_class(dn))
+    found = _validator().validate(dn, cls, attrs, parent_cls=None, containment=False)  # its own family
     if not found:
         return []
     out: list[Finding] = []

@@ -310,26 +310,41 @@ class MemoryView:
         self._by_class: dict[str, list[str]] = defaultdict(list)
         self._pointing: dict[str, list[str]] = defaultdict(list)
         self._gnb: dict[int, list[str]] = defaultdict(list)
+        # The children list of the last parent added to: siblings come one after the other.
+        self._last: tuple[str, list[str]] = ("", [])
 
     def add(self, dn: str, cls: str, attrs: dict[str, Any]) -> None:
         """Keep one object (of ``NETWORK_CLASSES``; others are ignored)."""
         if cls == RELATION:
             target = attrs.get(ADJACENT)
             tci = attrs.get("nRTCI")
-            attrs = {ADJACENT: target} if tci is None else {ADJACENT: target, "nRTCI": tci}
             if target is None:
-                del attrs[ADJACENT]
-            elif type(target) is str:
-                self._pointing[target].append(dn)
+                attrs = {} if tci is None else {"nRTCI": tci}
+            else:
+                attrs = {ADJACENT: target} if tci is None else {ADJACENT: target, "nRTCI": tci}
+                if type(target) is str:
+                    self._pointing[target].append(dn)
         elif cls not in NETWORK_CLASSES:
             return
         elif cls in GNB_CLASSES and isinstance(attrs.get("gNBId"), int):
             self._gnb[attrs["gNBId"]].append(dn)
         self._objects[dn] = (cls, attrs)
         self._by_class[cls].append(dn)
-        parent = parent_of(dn)
+        if "\\" not in dn:
+            i = dn.rfind(",")
+            if i <= 0:
+                return
+            last, siblings = self._last
+            if len(last) == i and dn.startswith(last):
+                siblings.append(dn)
+                return
+            parent: str | None = dn[:i]
+        else:
+            parent = parent_of(dn)
         if parent is not None:
-            self._children[parent].append(dn)
+            siblings = self._children[parent]
+            siblings.append(dn)
+            self._last = (parent, siblings)
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -347,9 +362,8 @@ class MemoryView:
 
     def children(self, dn: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(DN, class, attributes) of the kept objects right below ``dn``."""
-        for d in self._children.get(dn, ()):
-            c, a = self._objects[d]
-            yield d, c, a
+        objects = self._objects
+        return iter([(d, *objects[d]) for d in self._children.get(dn, ())])
 
     def of_class(self, cls: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(DN, attributes) of every kept object of a class."""
@@ -583,16 +597,21 @@ class Net:
         """The cells that list ``du`` as neighbour."""
         out = set()
         cells = self._cu_du
-        for relation in self.incoming(du):
-            cu = parent_of(relation)
-            if cu is None:
-                continue
-            if cu in cells:
-                source = cells[cu]
-            else:
-                source = cells[cu] = self.du(cu)
-            if source is not None and source != du:
-                out.add(source)
+        cu = self.cu(du)
+        stand_ins = [cu] if cu else []
+        stand_ins += self.externals(du)
+        # What ``incoming`` lists, without sorting it: the answer is a set, sorted at the end.
+        for stand_in in stand_ins:
+            for relation in self.view.referrers(stand_in):
+                source_cu = parent_of(relation)
+                if source_cu is None:
+                    continue
+                if source_cu in cells:
+                    source = cells[source_cu]
+                else:
+                    source = cells[source_cu] = self.du(source_cu)
+                if source is not None and source != du:
+                    out.add(source)
         return sorted(out)
 
     def neighbours(self, du: str) -> list[str]:
