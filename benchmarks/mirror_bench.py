@@ -53,7 +53,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from notify_bench import cpu_s, pct, stop  # noqa: E402
+from notify_bench import cpu_s, on_schedule, pct, stop  # noqa: E402
 from prov_bench import free_port  # noqa: E402
 
 from mns.nrm.dn import key_to_dn  # noqa: E402
@@ -262,20 +262,7 @@ async def paced_patches(base: str, cells: list[str], rate: float, n: int, tag: s
                 raise SystemExit(f"PATCH {dn} failed: {r.status_code} {r.text[:500]}")
             sent[label] = dn
 
-        start = time.monotonic()
-        stop_at = start + 3 * n / rate
-        tasks = []
-        for i in range(n):
-            pause = start + i / rate - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            await slots.acquire()
-            if time.monotonic() > stop_at:
-                slots.release()
-                break
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-        return sent, len(tasks) / (time.monotonic() - start)
+        return sent, await on_schedule(one, slots, rate, n)
 
 
 def label_times(client: httpx.Client, dn: str, tag: str) -> dict[str, float]:

@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,25 @@ class Latency:
     recipients: int
 
 
+async def on_schedule(one: Callable[[int], Awaitable[None]], slots: asyncio.Semaphore, rate: float, n: int) -> float:
+    """Start ``one(i)`` for i < n at ``rate`` per second, each once it holds a slot of ``slots``
+    (``one`` releases it); none after 3x the scheduled time. The rate achieved."""
+    start = time.monotonic()
+    stop_at = start + 3 * n / rate
+    tasks = []
+    for i in range(n):
+        pause = start + i / rate - time.monotonic()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        await slots.acquire()
+        if time.monotonic() > stop_at:
+            slots.release()
+            break
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    return len(tasks) / (time.monotonic() - start)
+
+
 async def paced_patches(
     base: str, cells: list[str], rate: float, n: int
 ) -> tuple[dict[str, tuple[float, int]], list[float], float]:
@@ -284,20 +304,8 @@ async def paced_patches(
                 raise SystemExit(f"PATCH failed: {r.status_code} {r.text}")
             sent[label] = (t, int(r.headers["x-twin-revision"]))
 
-        start = time.monotonic()
-        stop_at = start + 3 * n / rate
-        tasks = []
-        for i in range(n):
-            pause = start + i / rate - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            await slots.acquire()
-            if time.monotonic() > stop_at:
-                slots.release()
-                break
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-        return sent, patch_ms, len(tasks) / (time.monotonic() - start)
+        achieved = await on_schedule(one, slots, rate, n)
+        return sent, patch_ms, achieved
 
 
 def latency_run(

@@ -8,7 +8,6 @@ subscribed through the Fault MnS / File Data Reporting MnS.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,14 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from conftest import serve
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from test_sim import FAST, wait_for
+from test_sim import FAST, Recipient, running, wait_for
 
 from mns.consumer import MnsClient
 from mns.fault import add_listener, get_alarm, list_alarms, service
@@ -42,42 +36,6 @@ from mns.store.api import Scope
 ROOT = "SubNetwork=RAN"
 ME = f"{ROOT},SubNetwork=Central,ManagedElement=gNB-00001"
 CELL = f"{ME},GNBDUFunction=1,NRCellDU=1"
-
-
-class Recipient:
-    """Records every notification POSTed to it."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/ntf", self.receive, methods=["POST"])])
-
-    async def receive(self, request: Request) -> Response:
-        body = orjson.loads(await request.body())
-        with self.lock:
-            self.received.append(body)
-        return Response(status_code=204)
-
-    def of(self, *types: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [b for b in self.received if b.get("notificationType") in types]
-
-
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with its lifespan on a free loopback port."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn-mirror-sim", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started or not thread.is_alive(), "the sim to start", 30)
-    assert server.started, "the sim did not start"
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
 
 
 @contextmanager

@@ -66,9 +66,9 @@ class Recipient:
             self.received.append(body)
         return Response(status_code=204)
 
-    def of(self, ntype: str) -> list[dict[str, Any]]:
+    def of(self, *types: str) -> list[dict[str, Any]]:
         with self.lock:
-            return [b for b in self.received if b["notificationType"] == ntype]
+            return [b for b in self.received if b.get("notificationType") in types]
 
 
 @contextmanager

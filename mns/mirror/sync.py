@@ -29,18 +29,13 @@ import orjson
 
 from mns.consumer.client import MnsClient
 from mns.errors import NotFound
-from mns.mirror.cm import Canon
+from mns.mirror.cm import Canon, is_local
 from mns.mirror.state import Drift
 from mns.nrm.dn import DN, SEP, to_key
 from mns.store.api import ChangeKind, CommitJob, Create, Delete, Op, Put, Scope
 from mns.store.sql import SqlStore
 
 AUTHOR: Final = "mirror"
-
-
-def _local(dn: str) -> bool:
-    """Whether a stage-2 DN is or lies under an object of ``cm.LOCAL_CLASSES`` (substring tests: hot)."""
-    return "NtfSubscriptionControl=" in dn or "HeartbeatControl=" in dn
 
 
 Progress = Callable[[int], None]
@@ -72,7 +67,7 @@ class Reader:
                     cls = self.canon.cls(moi.cls)
                     dn = str(DN.parse(self.canon.dn(moi.dn)))
                     attrs = self.canon.attrs(cls, moi.attributes)
-                if _local(dn):
+                if is_local(dn):
                     continue
                 self.count += 1
                 if progress is not None and self.count % 500 == 0:
@@ -157,7 +152,7 @@ def twin_digests(store: SqlStore, roots: Sequence[str]) -> dict[str, bytes]:
     for root in roots:
         try:
             for dn, _, attrs_json, _ in store.scan(root, scope=Scope.BASE_ALL):
-                if not _local(dn):
+                if not is_local(dn):
                     out[dn] = _digest(orjson.loads(attrs_json))
         except NotFound:
             continue
