@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mns.nrm.registry import Registry
-from mns.nrm.validate import ERROR, INFO, WARNING, Finding, Validator, errors
+from mns.nrm.validate import ERROR, INFO, MANDATORY, WARNING, Finding, Validator, errors
 
 ME = "SubNetwork=RAN,ManagedElement=me1"
 DU = f"{ME},GNBDUFunction=1"
@@ -436,3 +436,81 @@ def test_several_problems_are_all_reported(validator: Validator) -> None:
 
 def test_default_registry_is_used_without_argument() -> None:
     assert Validator().validate(CELL_DN, "NRCellDU", good_cell(), parent_cls="GNBDUFunction") == []
+
+
+# -- the generated fast path ---------------------------------------------------------------------
+
+
+def _mutations(value: Any) -> list[Any]:
+    """Values near ``value`` that a check may refuse: other types, edges, a bad DN, None."""
+    out: list[Any] = [None, "x", 1, -1, 2**40, 1.5, True, [], {}, [value], "SubNetwork=", "A=1,,B=2"]
+    if isinstance(value, bool):
+        out.append(not value)
+    elif isinstance(value, int):
+        out += [value + 1, value - 1, -value, value * 1000, str(value)]
+    elif isinstance(value, str):
+        out += [value + "Z", value[:-1], value.lower(), value + ",X=1", ""]
+    elif isinstance(value, list) and value:
+        out += [value[:1], value * 3, [None], [*value, 7]]
+    elif isinstance(value, dict):
+        out += [{**value, "bogus": 1}, dict.fromkeys(value), dict(list(value.items())[1:])]
+    return out
+
+
+def test_the_fast_path_passes_only_objects_it_would_find_nothing_in() -> None:
+    """For every class of a generated network: the generated check lets through nothing to report.
+
+    Each attribute of a real object is swapped for values a check may refuse (another type, an
+    edge of its range, a bad DN, None, a list of it...), attributes are dropped, unknown ones
+    added. Whatever the fast path passes, the full checks (run by hand, the fast path bypassed)
+    find nothing in but missing mandatory attributes, and ``validate`` says the same; an object
+    ``passes`` has no finding at all. A clean object of the generator passes, or the fast path
+    would save nothing.
+    """
+    from mns.sim.generate import generate_network
+
+    v = Validator()
+    samples: dict[str, list[dict[str, Any]]] = {}
+    for o in generate_network(3, seed=7):
+        samples.setdefault(o.cls, []).append(dict(o.attrs))
+    passed = tried = 0
+    for cls, objects in samples.items():
+        compiled = v._compile(cls)
+        assert compiled is not None
+        for attrs in objects[:3]:
+            assert compiled.fast(attrs), f"a clean {cls} misses the fast path"
+            variants = [{**attrs, name: m} for name, value in attrs.items() for m in _mutations(value)]
+            variants += [{k: x for k, x in attrs.items() if k != name} for name in attrs]
+            variants.append({**attrs, "vendorExtra": 1})
+            for variant in variants:
+                tried += 1
+                if not compiled.fast(variant):
+                    continue
+                passed += 1
+                slow = [
+                    (name, p, rule)
+                    for name, value in variant.items()
+                    for p, rule, _ in compiled.checks[name](value) or ()
+                ]
+                assert slow == [], (cls, variant, slow)
+                found = v.validate("A=1", cls, variant, parent_cls=None, containment=False)
+                assert {(f.rule, f.attribute) for f in found} == {
+                    (MANDATORY, name) for name in compiled.mandatory - variant.keys()
+                }
+                assert v.passes(cls, variant) == (found == [])
+    assert tried > 1000
+    assert 0 < passed < tried
+
+
+def test_the_fast_path_keeps_containment_and_read_only_checks() -> None:
+    """An object whose attributes all pass still gets its containment and read-only findings."""
+    v = Validator()
+    relation = {"adjacentNRCellRef": f"{CU},NRCellCU=2", "nRFreqRelationRef": f"{CU},NRCellCU=1,NRFreqRelation=1"}
+    assert v.validate(REL_DN, "NRCellRelation", relation, parent_cls="NRCellCU") == []
+    assert [f.rule for f in v.validate(REL_DN, "NRCellRelation", relation, parent_cls="GNBDUFunction")] == [
+        "containment"
+    ]
+    cell = good_cell()
+    assert v.validate(CELL_DN, "NRCellDU", cell, parent_cls="GNBDUFunction", writer="real") == []
+    oss = v.validate(CELL_DN, "NRCellDU", cell, parent_cls="GNBDUFunction", writer="oss")
+    assert {f.attribute for f in oss if f.rule == "read-only"} == {"operationalState", "cellState"}

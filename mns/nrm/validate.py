@@ -411,6 +411,62 @@ def attr_check(spec: AttrSpec) -> Check:
     return check
 
 
+# -- the fast path: one generated function per class -----------------------------------------
+#
+# Most objects a twin reads are valid. For each class a function is generated (Python source,
+# compiled once) that answers only "is every attribute present known, set and valid?", with
+# the common checks written inline instead of called: the type of a boolean, an enumeration, a
+# plain string, an integer in one closed range, a DN seen lately. Other values go to their
+# compiled closure. True means ``validate`` can find nothing but containment, missing mandatory
+# attributes and (for an ``oss`` write) read-only ones; False means nothing (the full checks
+# then run and say what is wrong), so the fast path can only be slower, never different.
+
+
+def _inline(spec: AttrSpec, ns: dict[str, Any], check: Check) -> str:
+    """A Python expression over ``v`` (not None) that is true iff ``check(v)`` finds nothing."""
+    i = len(ns)
+    if not spec.multi:
+        kind = spec.kind
+        if kind == "boolean":
+            return "(v is True or v is False)"
+        if kind == "string" and not spec.patterns and not spec.lengths:
+            return "type(v) is str"
+        if kind == "dn":
+            return "(type(v) is str and (v in VALID_DNS or dn_ok(v)))"
+        if kind == "enum":
+            ns[f"T{i}"] = frozenset(type(x) for x in spec.values)
+            ns[f"E{i}"] = frozenset(spec.values)
+            return f"(type(v) in T{i} and v in E{i})"
+        if kind == "integer" and len(spec.ranges) == 1:
+            lo, hi = spec.ranges[0]
+            if lo is not None and hi is not None:
+                return f"(type(v) is int and {int(lo)!r} <= v <= {int(hi)!r})"
+    ns[f"C{i}"] = check
+    return f"not C{i}(v)"
+
+
+def _fast_check(attrs: Mapping[str, AttrSpec], checks: dict[str, Check]) -> Callable[[Mapping[str, Any]], bool]:
+    """The class's generated all-attributes-pass test (see above)."""
+    ns: dict[str, Any] = {
+        "KNOWN": frozenset(checks),
+        "VALID_DNS": _valid_dns,
+        "dn_ok": _dn_ok,
+    }
+    lines = [
+        "def fast(a):",
+        "    if not a.keys() <= KNOWN or None in a.values():",
+        "        return False",
+        "    g = a.get",
+    ]
+    for name, spec in attrs.items():
+        test = _inline(spec, ns, checks[name])
+        lines += [f"    v = g({name!r})", f"    if v is not None and not {test}:", "        return False"]
+    lines.append("    return True")
+    exec(compile("\n".join(lines), f"<fast check {len(ns)}>", "exec"), ns)
+    fast: Callable[[Mapping[str, Any]], bool] = ns["fast"]
+    return fast
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     """Everything :meth:`Validator.validate` needs about one class, built once."""
@@ -426,6 +482,8 @@ class _Compiled:
     missing_warning: dict[str, Finding]
     missing_error: dict[str, Finding]
     missing_memo: dict[tuple[frozenset[str], bool], tuple[Finding, ...]]
+    fast: Callable[[Mapping[str, Any]], bool]
+    """True when every attribute passes (the generated fast path)."""
 
     def missing(self, absent: frozenset[str], strict: bool) -> tuple[Finding, ...]:
         """The mandatory findings for the absent attributes (objects often miss the same ones)."""
@@ -460,9 +518,10 @@ class Validator:
         # 'id' comes from the DN, so it is never reported missing.
         mandatory = frozenset(n for n, a in attrs.items() if a.mandatory and n != "id")
         missing = {n: f"{n}: is mandatory but missing" for n in mandatory}
+        checks = {name: attr_check(a) for name, a in attrs.items()}
         compiled = _Compiled(
             spec=spec,
-            checks={name: attr_check(a) for name, a in attrs.items()},
+            checks=checks,
             mandatory=mandatory,
             mandatory_writable=frozenset(n for n in mandatory if not attrs[n].readonly),
             readonly=frozenset(n for n, a in attrs.items() if a.readonly),
@@ -471,9 +530,22 @@ class Validator:
             missing_warning={n: Finding(n, MANDATORY, m, WARNING) for n, m in missing.items()},
             missing_error={n: Finding(n, MANDATORY, m, ERROR) for n, m in missing.items()},
             missing_memo={},
+            fast=_fast_check(attrs, checks),
         )
         self._compiled[cls] = compiled
         return compiled
+
+    def passes(self, cls: str, attrs: Mapping[str, Any]) -> bool:
+        """True when every attribute of an object of a modelled class passes its checks (the fast path).
+
+        ``validate`` would then find nothing but containment and, for an ``oss`` write, read-only
+        problems; False tells nothing.
+        """
+        try:
+            c = self._compiled[cls]
+        except KeyError:
+            c = self._compile(cls)
+        return c is not None and c.fast(attrs) and attrs.keys() >= c.mandatory
 
     def validate(
         self,
@@ -507,6 +579,12 @@ class Validator:
                 found.append(Finding(None, CONTAINMENT, f"{spec.name} cannot be a root object ({dn})", ERROR))
         elif not spec.any_parent and parent_cls not in c.parents:
             found.append(Finding(None, CONTAINMENT, f"{spec.name} cannot be contained by {parent_cls}", ERROR))
+        if (writer != "oss" or not c.readonly) and c.fast(attrs):
+            # Every attribute passes: only containment and missing attributes may be found.
+            required = c.mandatory_writable if writer == "oss" else c.mandatory
+            if not attrs.keys() >= required:
+                found.extend(c.missing(required.difference(attrs), strict))
+            return found
         checks = c.checks
         mandatory_severity = ERROR if strict else WARNING
         saw_none = False

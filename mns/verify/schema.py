@@ -45,7 +45,10 @@ def _top(path: str) -> bool:
 
 def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
     """The registry's findings on one object, but containment, unmodelled classes and read-only."""
-    found = _validator().validate(dn, cls, attrs, parent_cls=None, containment=False)  # its own family
+    validator = _validator()
+    if validator.passes(cls, attrs):
+        return []
+    found = validator.validate(dn, cls, attrs, parent_cls=None, containment=False)  # its own family
     if not found:
         return []
     out: list[Finding] = []
