@@ -20,14 +20,17 @@ with the store's bulk path; --cache keeps the SQLite files between runs. Goals (
 3. A full ``audit`` of the big twin against the ceiling of reading the same rows with plain
    SQL (``SELECT path, cls, attrs FROM moi WHERE branch = 0 AND rev_to IS NULL`` through the
    driver) and parsing each one's attributes with ``orjson.loads``: every rule must parse, so
-   parsing is part of the ceiling. Best of 3 for the ceiling; the audit once (it takes long).
-   Goal: at most 5x.
+   parsing is part of the ceiling. Best of 3 for the ceiling, best of 2 for the audit, which
+   on a twin this size runs its network rules in a second process (``audit(processes=None)``).
+   Goal: at most 5x. Also printed: the CPU time of both processes, and the audit in one
+   process (``processes=1``), against the same ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import resource
 import statistics
 import sys
 import tempfile
@@ -63,6 +66,12 @@ Row = tuple[str, str, str, str, str, str]
 
 def verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended (the audit's second process)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -354,24 +363,51 @@ def main() -> None:
             if args.parts in ("all", "audit"):
                 t_raw = min(timed(lambda: raw_scan(big.store))[0] for _ in range(3))
                 phases: dict[str, float] = {}
-                started = time.perf_counter()
+                started = 0.0
 
                 def progress(phase: str, n: int) -> None:
                     phases[phase] = time.perf_counter() - started
 
+                runs: list[tuple[float, float, list[Any]]] = []
+                for _ in range(2):
+                    gc.collect()
+                    cpu0, started = cpu_s(), time.perf_counter()
+                    t_audit, found = timed(lambda: audit(big.store, progress=progress))
+                    runs.append((t_audit, cpu_s() - cpu0, found))
+                t_audit, cpu, found = min(runs, key=lambda r: r[0])
                 gc.collect()
-                t_audit, found = timed(lambda: audit(big.store, progress=progress))
+                t_one, _ = timed(lambda: audit(big.store, processes=1))
                 ratio = t_audit / t_raw
                 errors = sum(1 for f in found if f.severity.value == "error")
                 rows.append(
                     (
-                        f"full audit of {big.objects:,} objects",
-                        f"{t_audit:.1f} s (scan and per-object rules {phases.get('objects', 0):.1f} s), "
+                        f"full audit of {big.objects:,} objects (best of 2)",
+                        f"{t_audit:.1f} s in two processes (per-object scan {phases.get('objects', 0):.1f} s), "
                         f"{len(found):,} findings, {errors} errors",
-                        f"raw SQL + orjson.loads: {t_raw:.2f} s",
+                        f"raw SQL + orjson.loads: {t_raw:.2f} s (best of 3)",
                         f"{ratio:.1f}x",
                         f"<= {AUDIT_GOAL}x",
                         verdict(ratio <= AUDIT_GOAL),
+                    )
+                )
+                rows.append(
+                    (
+                        "  CPU time of both processes",
+                        f"{cpu:.1f} s",
+                        f"raw scan {t_raw:.2f} s",
+                        f"{cpu / t_raw:.1f}x",
+                        "(measured)",
+                        "-",
+                    )
+                )
+                rows.append(
+                    (
+                        "  the audit in one process (processes=1)",
+                        f"{t_one:.1f} s",
+                        f"raw scan {t_raw:.2f} s",
+                        f"{t_one / t_raw:.1f}x",
+                        "(measured)",
+                        "-",
                     )
                 )
                 goals.append(f"{verdict(ratio <= AUDIT_GOAL)} full audit {ratio:.1f}x the raw scan")

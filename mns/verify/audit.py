@@ -25,26 +25,35 @@ The two reference rules resolve the same references: when both run, the scan cal
 took on trust was wrong.
 
 Memory grows with the cells and relations kept, not with the objects' attributes.
+
+On a big twin (``SPLIT_MIN`` objects) with two cores the work is split between two processes:
+a second process (spawned, it opens the store by its URL) reads the state, keeps what the
+network rules need and runs them, while this one runs the per-object rules over its own scan,
+keeping only the class of every object a reference may point to. Each reads and parses the
+rows once; the findings are the same as in one process (the tests compare them).
 """
 
 from __future__ import annotations
 
-import gc
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from mns.errors import MalformedDN
+from mns.gcpause import cyclic_gc_paused
 from mns.nrm.registry import default_registry
-from mns.store.api import LIVE, AsOf, Scope
-from mns.verify import references
+from mns.store.api import LIVE, AsOf
+from mns.verify import containment, references, schema
 from mns.verify.engine import load_rules, sort_findings
 from mns.verify.model import Finding, ObjectCheck, Rule
 from mns.verify.model import Scope as RuleScope
-from mns.verify.views import NETWORK_CLASSES, MemoryView, Net, StoreView, class_of
+from mns.verify.views import NETWORK_CLASSES, RELATION, MemoryView, Net, StoreView, class_of
 
 if TYPE_CHECKING:
     from mns.store.sql import SqlStore
@@ -75,7 +84,8 @@ class _Scanned:
 
     def __init__(self, kept: MemoryView, fallback: StoreView, tracked: frozenset[str]) -> None:
         self.kept = kept
-        self._kept = kept.finder()
+        self._kept = kept.finder(relations=False)
+        self._relation = kept.finder(objects=False)
         self.fallback = fallback
         self.tracked = tracked
         self.classes: dict[str, str] = {}
@@ -98,6 +108,9 @@ class _Scanned:
         cls = self.classes.get(dn)
         if cls is not None:
             return cls, {}
+        found = self._relation(dn)
+        if found is not None:
+            return found
         cls = self.guessed.get(dn)
         if cls is not None:  # pending already: one more check takes it on trust
             self.pending[dn].append((self.dn, self.cls, self.check))
@@ -123,26 +136,40 @@ class _Scanned:
         return self.fallback.of_class(cls)
 
 
-def _rows(store: SqlStore, branch: int, rev: int) -> Iterator[tuple[str, str, str]]:
-    for root in store.roots(branch=branch, as_of=rev):
-        for dn, cls, attrs, _ in store.scan(root.dn, scope=Scope.BASE_ALL, branch=branch, as_of=rev):
-            yield dn, cls, attrs
-
-
 def _scan(
-    store: SqlStore, branch: int, rev: int, each: list[Rule], view: _Scanned, progress: Progress | None
+    store: SqlStore,
+    branch: int,
+    rev: int,
+    each: list[Rule],
+    view: _Scanned,
+    progress: Progress | None,
+    *,
+    keep: bool = True,
 ) -> list[Finding]:
-    """The one scan: per-object checks (run again where a lookup was taken on trust wrongly), kept objects."""
+    """The one scan: per-object checks (run again where a lookup was taken on trust wrongly), kept objects.
+
+    ``keep`` False keeps nothing but the classes of the objects ``view`` tracks (the network
+    rules run elsewhere).
+    """
     found: list[Finding] = []
     kept, classes, pending, guessed, tracked = view.kept, view.classes, view.pending, view.guessed, view.tracked
     network = NETWORK_CLASSES
     checks = _fused(each)
+    # Per class, the checks that can find anything: the reference rules only where it has references.
+    refs_at = {i for i, rule in enumerate(each) if rule in references.RULES}
+    plans: dict[str, list[tuple[int, ObjectCheck]]] = {}
     n = 0
     redo: list[Asker] = []
-    for n, (dn, cls, text) in enumerate(_rows(store, branch, rev), 1):
-        attrs = orjson.loads(text)
-        if cls in network:
-            kept.add(dn, cls, attrs)
+    add, add_relation, loads = kept.add, kept.add_relation, orjson.loads
+    for n, (dn, cls, text) in enumerate(store.state(branch=branch, as_of=rev), 1):
+        attrs = loads(text)
+        if not keep:
+            if cls in tracked:
+                classes[dn] = cls
+        elif cls == RELATION:
+            add_relation(dn, attrs)
+        elif cls in network:
+            add(dn, cls, attrs)
         elif cls in tracked:
             classes[dn] = cls
         if pending and dn in pending:
@@ -150,7 +177,10 @@ def _scan(
             if guessed.pop(dn) != cls:
                 redo += askers  # they took it for the class its DN names
         view.dn, view.cls = dn, cls
-        for i, check in checks:
+        mine = plans.get(cls)
+        if mine is None:
+            mine = plans[cls] = [(i, c) for i, c in checks if i not in refs_at or references.follows(cls)]
+        for i, check in mine:
             view.check = i
             out = check(dn, cls, attrs, view)
             if out:
@@ -219,6 +249,10 @@ def _run_again(
     return out
 
 
+SPLIT_MIN: Final = 200_000
+"""Objects from which an audit runs its network rules in a second process (when it may)."""
+
+
 def audit(
     store: SqlStore,
     *,
@@ -226,42 +260,83 @@ def audit(
     as_of: AsOf = None,
     progress: Progress | None = None,
     rules: Sequence[Rule] | None = None,
+    processes: int | None = None,
 ) -> list[Finding]:
-    """Every finding of every rule on the whole state of ``branch`` as of ``as_of``."""
+    """Every finding of every rule on the whole state of ``branch`` as of ``as_of``.
+
+    ``processes`` 2 runs the network rules in a second process, beside the scan of the per-object
+    rules (each process reads the state once); 1 runs everything here; None (the default) takes
+    two on a twin of ``SPLIT_MIN`` objects or more where the machine has two cores. Either way
+    the findings are the same. Two processes need rules the other can load by name (those of
+    ``load_rules``); the store, a file or a server, it opens by its URL.
+    """
     chosen = list(rules) if rules is not None else load_rules()
     rev = store.resolve(as_of, branch=branch)
     fallback = StoreView(store, rev=rev, branch=branch)
+    each = [r for r in chosen if r.each is not None]
+    network = [r for r in chosen if r.each is None]
+    if _split(store, branch, processes, each, network):
+        # The other process reads the state, keeps what the network rules need and runs them,
+        # while this one runs the per-object rules, keeping only the classes references need.
+        view = _Scanned(MemoryView(), fallback, _target_classes() | NETWORK_CLASSES)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            part = pool.submit(_network_part, store.url, branch, rev, [r.name for r in network])
+            with cyclic_gc_paused():
+                found = _scan(store, branch, rev, each, view, progress, keep=False)
+            found.extend(part.result())
+        if progress is not None:
+            progress("network", len(view.classes))
+        with cyclic_gc_paused():
+            return sort_findings(found)
     kept = MemoryView()
     view = _Scanned(kept, fallback, _target_classes() - NETWORK_CLASSES)
-    each = [r for r in chosen if r.each is not None]
-    with _no_cyclic_gc():
+    with cyclic_gc_paused():
         found = _scan(store, branch, rev, each, view, progress)
-        kept.fallback = fallback  # the network rules may read what the scan did not keep
-        context = {"net": Net(kept), "store": store, "as_of": rev, "branch": branch}
-        scope = RuleScope(kept, None, context)
-        for rule in chosen:
-            if rule.each is None:
-                found.extend(rule.check(scope))
+        found.extend(_network(store, branch, rev, kept, network))
         if progress is not None:
             progress("network", len(kept))
         return sort_findings(found)
 
 
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused for the audit's duration.
+def _network(store: SqlStore, branch: int, rev: int, kept: MemoryView, rules: list[Rule]) -> list[Finding]:
+    """The findings of the network rules over the kept objects."""
+    kept.fallback = StoreView(store, rev=rev, branch=branch)  # the rules may read what the scan did not keep
+    context = {"net": Net(kept), "store": store, "as_of": rev, "branch": branch}
+    scope = RuleScope(kept, None, context)
+    return [f for rule in rules for f in rule.check(scope)]
 
-    The audit allocates millions of small containers (the kept cells and relations, the
-    findings, the memos of ``Net``) that live until it ends and form no cycles. The collector
-    would walk them again and again and free nothing: a quarter of the audit's time on a twin
-    of a million objects. Reference counting still frees everything else as it goes; cycles made
-    meanwhile (by any thread) wait for the next collection after the audit.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+
+def _split(store: SqlStore, branch: int, processes: int | None, each: list[Rule], network: list[Rule]) -> bool:
+    """Whether the audit runs its network rules in a second process (see ``audit``)."""
+    if processes == 1 or not each or not network:
+        return False
+    known = load_rules()
+    per_object = {id(r) for r in (*schema.RULES, *containment.RULES, *references.RULES)}
+    if any(id(r) not in per_object for r in each) or any(r not in known for r in network):
+        return False  # the other process could not load them, or this one's view would not do
+    if processes is not None and processes >= 2:
+        return True
+    return (os.cpu_count() or 1) >= 2 and store.count(branch=branch) >= SPLIT_MIN
+
+
+def _network_part(url: str, branch: int, rev: int, names: list[str]) -> list[Finding]:
+    """In the second process: read the state, keep what the network rules need, run them."""
+    from mns.store.sql import SqlStore
+
+    store = SqlStore(url)
     try:
-        yield
+        rules = [r for r in load_rules() if r.name in names]
+        loads = orjson.loads
+        with cyclic_gc_paused():
+            kept = MemoryView()
+            for dn, cls, text in store.state(branch=branch, as_of=rev):
+                if cls == RELATION:
+                    kept.add_relation(dn, loads(text))
+                elif cls in NETWORK_CLASSES:
+                    kept.add(dn, cls, loads(text))
+            found = _network(store, branch, rev, kept, rules)
+            # Findings travel pickled: evidence as a plain dict.
+            return [f if type(f.evidence) is dict else replace(f, evidence=dict(f.evidence)) for f in found]
     finally:
-        gc.enable()
+        store.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mns.verify.model import Finding, Rule, Scope, Severity
-from mns.verify.views import ADJACENT, RELATION, Net, class_of, net_of, scoped, scoped_items
+from mns.verify.views import RELATION, Net, class_of, net_of, scoped, scoped_relations
 
 
 def _external_stale(scope: Scope) -> Iterator[Finding]:
@@ -62,8 +62,7 @@ def _nrtci_stale(scope: Scope) -> Iterator[Finding]:
     net = net_of(scope.view, scope.context)
     # Each cell is the target of some 30 to 40 relations: work out what they should say once.
     expected: dict[str, tuple[str, int, int] | None] = {}
-    for relation, a in scoped_items(scope.view, scope.dns, (RELATION,)):
-        target, tci = a.get(ADJACENT), a.get("nRTCI")
+    for relation, target, tci in scoped_relations(scope.view, scope.dns):
         if type(tci) is not int or not isinstance(target, str):
             continue
         if target in expected:

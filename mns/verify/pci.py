@@ -21,19 +21,22 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from mns.verify.model import Finding, Rule, Scope, Severity
-from mns.verify.views import net_of, scoped
+from mns.verify.views import Radio, net_of, scoped
 
 
 def _collisions(scope: Scope) -> Iterator[Finding]:
     net = net_of(scope.view, scope.context)
     seen: set[tuple[str, str]] = set()
+    radio = net.radio
     for cell in scoped(scope.view, scope.dns, ("NRCellDU",)):
-        mine = net.radio(cell)
+        mine = radio(cell)
         if mine.pci is None or mine.ssb is None:
             continue
-        for other in net.neighbours(cell):
-            if net.radio(other) != mine:
-                continue
+        # The neighbours with the same radio, without building the set of all neighbours: the
+        # cells it lists, then those that list it (the pairs found do not depend on the order).
+        same = [t for _, t in net.targets(cell) if t != cell and radio(t) == mine]
+        same += [s for s in net.source_set(cell) if radio(s) == mine]
+        for other in same:
             pair = (min(cell, other), max(cell, other))
             if pair in seen:
                 continue
@@ -51,6 +54,16 @@ def _collisions(scope: Scope) -> Iterator[Finding]:
 def _confusions(scope: Scope) -> Iterator[Finding]:
     net = net_of(scope.view, scope.context)
     for cell in scoped(scope.view, scope.dns, ("NRCellDU",)):
+        # The usual cell: no two of its neighbours share a PCI and frequency, told without grouping.
+        first: dict[Radio, str] = {}
+        for _, target in net.targets(cell):
+            radio = net.radio(target)
+            if target == cell or radio.pci is None or radio.ssb is None:
+                continue
+            if first.setdefault(radio, target) != target:
+                break
+        else:
+            continue
         groups: dict[tuple[int, int], set[str]] = defaultdict(set)
         for _, target in net.targets(cell):
             radio = net.radio(target)

@@ -46,6 +46,11 @@ def _refs_of(cls: str) -> Refs:
     return tuple(out)
 
 
+def follows(cls: str) -> bool:
+    """Whether objects of ``cls`` have DN attributes these rules follow."""
+    return bool(_refs(cls))
+
+
 def _targets(attrs: Mapping[str, Any], refs: Refs) -> list[tuple[str, AttrSpec, str]]:
     out: list[tuple[str, AttrSpec, str]] = []
     for name, member, spec in refs:
@@ -66,22 +71,21 @@ def _targets(attrs: Mapping[str, Any], refs: Refs) -> list[tuple[str, AttrSpec, 
     return out
 
 
-def _resolves(view: View, target: str, spec: AttrSpec) -> bool:
-    found = view.get(target)
-    return found is not None and (not spec.ref_classes or found[0] in spec.ref_classes)
-
-
 def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
     """A finding per DN attribute value of the object that does not resolve as the registry says."""
     refs = _refs(cls)
     if not refs:
         return []
     # The usual object: every reference a single DN that resolves, checked without building anything.
+    get = view.get
     for name, member, spec in refs:
         value = attrs.get(name)
         if value is None:
             continue
-        if member is not None or type(value) is not str or not _resolves(view, value, spec):
+        if member is not None or type(value) is not str:
+            break
+        found = get(value)
+        if found is None or (spec.ref_classes and found[0] not in spec.ref_classes):
             break
     else:
         return []

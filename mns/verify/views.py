@@ -301,32 +301,36 @@ NETWORK_CLASSES: Final = frozenset({*GNB_CLASSES, *CELL_FUNCTION, RELATION, "NRF
 
 
 class MemoryView:
-    """The objects of ``NETWORK_CLASSES`` in memory (relations trimmed to their target and nRTCI)."""
+    """The objects of ``NETWORK_CLASSES`` in memory (relations trimmed to their target and nRTCI).
+
+    NRCellRelations, most of a network's objects, are kept apart and lean: per parent (an
+    NRCellCU), a list of (DN, adjacentNRCellRef, nRTCI) in the order they were added. Their
+    attribute mappings are made when asked for, and the reverse lookup (who points at a cell)
+    is built in one pass when first asked, after an audit's scan has filled the view.
+    """
 
     def __init__(self, fallback: View | None = None) -> None:
         self.fallback = fallback
         self._objects: dict[str, Obj] = {}
         self._children: dict[str, list[str]] = defaultdict(list)
         self._by_class: dict[str, list[str]] = defaultdict(list)
-        self._pointing: dict[str, list[str]] = defaultdict(list)
         self._gnb: dict[int, list[str]] = defaultdict(list)
+        self._relations: dict[str, list[Rel]] = {}
+        self._count = 0
+        self._pointing: dict[str, list[tuple[str, str]]] | None = None
+        """adjacentNRCellRef -> (relation, its parent) of the relations pointing there (built lazily)."""
         # The children list of the last parent added to: siblings come one after the other.
         self._last: tuple[str, list[str]] = ("", [])
+        self._last_relations: tuple[str, list[Rel]] = ("", [])
 
     def add(self, dn: str, cls: str, attrs: dict[str, Any]) -> None:
         """Keep one object (of ``NETWORK_CLASSES``; others are ignored)."""
         if cls == RELATION:
-            target = attrs.get(ADJACENT)
-            tci = attrs.get("nRTCI")
-            if target is None:
-                attrs = {} if tci is None else {"nRTCI": tci}
-            else:
-                attrs = {ADJACENT: target} if tci is None else {ADJACENT: target, "nRTCI": tci}
-                if type(target) is str:
-                    self._pointing[target].append(dn)
-        elif cls not in NETWORK_CLASSES:
+            self.add_relation(dn, attrs)
             return
-        elif cls in GNB_CLASSES and isinstance(attrs.get("gNBId"), int):
+        if cls not in NETWORK_CLASSES:
+            return
+        if cls in GNB_CLASSES and isinstance(attrs.get("gNBId"), int):
             self._gnb[attrs["gNBId"]].append(dn)
         self._objects[dn] = (cls, attrs)
         self._by_class[cls].append(dn)
@@ -346,38 +350,125 @@ class MemoryView:
             siblings.append(dn)
             self._last = (parent, siblings)
 
-    def __len__(self) -> int:
-        return len(self._objects)
+    def add_relation(self, dn: str, attrs: dict[str, Any]) -> None:
+        """Keep an NRCellRelation: its DN, adjacentNRCellRef and nRTCI."""
+        last, siblings = self._last_relations
+        i = dn.rfind(",") if "\\" not in dn else -1
+        if i > 0 and len(last) == i and dn.startswith(last):
+            siblings.append((dn, attrs.get(ADJACENT), attrs.get("nRTCI")))
+        else:
+            parent = dn[:i] if i > 0 else parent_of(dn)
+            if parent is None:  # a relation as a root: no parent to file it under
+                parent = ""
+            siblings = self._relations.setdefault(parent, [])
+            siblings.append((dn, attrs.get(ADJACENT), attrs.get("nRTCI")))
+            self._last_relations = (parent, siblings)
+        self._count += 1
+        self._pointing = None
 
-    def finder(self) -> Callable[[str], Obj | None]:
-        """``get`` without the fallback, as a bound dict lookup (for the audit's hot loop)."""
-        return self._objects.get
+    def __len__(self) -> int:
+        return len(self._objects) + self._count
+
+    def _relation(self, dn: str) -> Obj | None:
+        """(class, attributes) of a kept relation, found among its siblings."""
+        if self._count == 0:
+            return None
+        if "\\" in dn:
+            if class_of(dn) != RELATION:
+                return None
+        elif not dn.startswith(RELATION + "=", dn.rfind(",") + 1):
+            return None
+        for d, target, tci in self._relations.get(parent_of(dn) or "", ()):
+            if d == dn:
+                return RELATION, _relation_attrs(target, tci)
+        return None
+
+    def finder(self, *, objects: bool = True, relations: bool = True) -> Callable[[str], Obj | None]:
+        """``get`` without the fallback, of the kept objects, the relations or both (for the audit's hot loop)."""
+        if not relations:
+            return self._objects.get
+        if not objects:
+            return self._relation
+        get = self._objects.get
+        relation = self._relation
+
+        def find(dn: str) -> Obj | None:
+            found = get(dn)
+            return found if found is not None else relation(dn)
+
+        return find
 
     def get(self, dn: str) -> Obj | None:
         """(class, attributes) of an object, or None."""
         found = self._objects.get(dn)
+        if found is not None:
+            return found
+        found = self._relation(dn)
         if found is None and self.fallback is not None and class_of(dn) not in NETWORK_CLASSES:
             return self.fallback.get(dn)
         return found
 
     def children(self, dn: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """(DN, class, attributes) of the kept objects right below ``dn``."""
+        """(DN, class, attributes) of the kept objects right below ``dn`` (relations last)."""
         objects = self._objects
-        return iter([(d, *objects[d]) for d in self._children.get(dn, ())])
+        out = [(d, *objects[d]) for d in self._children.get(dn, ())]
+        out += [(d, RELATION, _relation_attrs(t, tci)) for d, t, tci in self._relations.get(dn, ())]
+        return iter(out)
+
+    def relations_of(self, dn: str) -> list[Rel]:
+        """(DN, adjacentNRCellRef, nRTCI) of the relations right below ``dn``."""
+        return self._relations.get(dn, [])
+
+    def relations(self) -> Iterator[Rel]:
+        """(DN, adjacentNRCellRef, nRTCI) of every kept relation, in the order they were added."""
+        for siblings in self._relations.values():
+            yield from siblings
 
     def of_class(self, cls: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(DN, attributes) of every kept object of a class."""
+        if cls == RELATION:
+            for d, target, tci in self.relations():
+                yield d, _relation_attrs(target, tci)
+            return
         for d in self._by_class.get(cls, ()):
             yield d, self._objects[d][1]
 
+    def _pointers(self) -> dict[str, list[tuple[str, str]]]:
+        if self._pointing is None:
+            pointing: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for parent, siblings in self._relations.items():
+                for d, target, _ in siblings:
+                    if type(target) is str:
+                        pointing[target].append((d, parent))
+            self._pointing = pointing
+        return self._pointing
+
     def referrers(self, dn: str) -> list[str]:
         """DNs of the NRCellRelations whose adjacentNRCellRef is ``dn``."""
-        return sorted(self._pointing.get(dn, ()))
+        return sorted(d for d, _ in self._pointers().get(dn, ()))
+
+    def referrer_parents(self, dn: str) -> list[str]:
+        """The parents (NRCellCUs) of the NRCellRelations whose adjacentNRCellRef is ``dn``, one per relation."""
+        return [p for _, p in self._pointers().get(dn, ())]
 
     def functions_with_gnb_id(self, ids: Collection[int]) -> list[tuple[str, str, dict[str, Any]]]:
         """(DN, class, attributes) of the gNB functions whose gNBId is one of ``ids``."""
         found = sorted(d for i in ids for d in self._gnb.get(i, ()))
         return [(d, *self._objects[d]) for d in found]
+
+
+Rel = tuple[str, Any, Any]
+"""(DN, adjacentNRCellRef, nRTCI) of a kept NRCellRelation (either value None when absent)."""
+
+
+def _relation_attrs(target: Any, tci: Any) -> dict[str, Any]:
+    """The attributes a MemoryView keeps of a relation."""
+    out: dict[str, Any] = {}
+    if target is not None:
+        out[ADJACENT] = target
+    if tci is not None:
+        out["nRTCI"] = tci
+    return out
 
 
 # -- cells -------------------------------------------------------------------------------------
@@ -405,6 +496,7 @@ class Net:
 
     def __init__(self, view: NetView) -> None:
         self.view = view
+        self._memory = view if isinstance(view, MemoryView) else None
         self._cells_of: dict[str, dict[int, list[str]]] = {}
         self._nci: dict[str, int | None] = {}
         self._by_nci: dict[tuple[int, str], list[str]] = {}
@@ -576,9 +668,14 @@ class Net:
             found = []
             cu = self.cu(du) if class_of(du) == "NRCellDU" else None
             known = self._cell
-            for d, c, a in self.view.children(cu) if cu else ():
-                target = a.get(ADJACENT)
-                if c != RELATION or not isinstance(target, str):
+            if cu is None:
+                relations: Iterable[tuple[str, Any]] = ()
+            elif self._memory is not None:
+                relations = ((d, target) for d, target, _ in self._memory.relations_of(cu))
+            else:
+                relations = ((d, a.get(ADJACENT)) for d, c, a in self.view.children(cu) if c == RELATION)
+            for d, target in relations:
+                if not isinstance(target, str):
                     continue
                 cell = known.get(target)  # a target mapped before exists
                 if cell is not None or self.exists(target):
@@ -595,16 +692,24 @@ class Net:
 
     def sources(self, du: str) -> list[str]:
         """The cells that list ``du`` as neighbour."""
+        return sorted(self.source_set(du))
+
+    def source_set(self, du: str) -> set[str]:
+        """``sources`` as a set (for rules that need no order)."""
         out = set()
         cells = self._cu_du
         cu = self.cu(du)
         stand_ins = [cu] if cu else []
         stand_ins += self.externals(du)
         # What ``incoming`` lists, without sorting it: the answer is a set, sorted at the end.
+        memory = self._memory
         for stand_in in stand_ins:
-            for relation in self.view.referrers(stand_in):
-                source_cu = parent_of(relation)
-                if source_cu is None:
+            if memory is not None:
+                parents: Iterable[str | None] = memory.referrer_parents(stand_in)
+            else:
+                parents = map(parent_of, self.view.referrers(stand_in))
+            for source_cu in parents:
+                if not source_cu:
                     continue
                 if source_cu in cells:
                     source = cells[source_cu]
@@ -612,11 +717,18 @@ class Net:
                     source = cells[source_cu] = self.du(source_cu)
                 if source is not None and source != du:
                     out.add(source)
-        return sorted(out)
+        return out
 
     def neighbours(self, du: str) -> list[str]:
         """The cells ``du`` lists and those that list it."""
-        return sorted({t for _, t in self.targets(du)} | set(self.sources(du)) - {du})
+        return sorted(self.neighbour_set(du))
+
+    def neighbour_set(self, du: str) -> set[str]:
+        """``neighbours`` as a set (for rules that need no order)."""
+        out = {t for _, t in self.targets(du)}
+        out.update(self.source_set(du))
+        out.discard(du)
+        return out
 
     def co_sited(self, du: str) -> list[str]:
         """The other NRCellDUs of the same GNBDUFunction."""
@@ -676,3 +788,12 @@ def scoped_items(view: View, dns: frozenset[str] | None, classes: Collection[str
         found = view.get(dn)
         if found is not None:
             yield dn, found[1]
+
+
+def scoped_relations(view: View, dns: frozenset[str] | None) -> Iterator[Rel]:
+    """(DN, adjacentNRCellRef, nRTCI) of the NRCellRelations ``scoped`` names (that exist)."""
+    if dns is None and isinstance(view, MemoryView):
+        yield from view.relations()
+        return
+    for dn, attrs in scoped_items(view, dns, (RELATION,)):
+        yield dn, attrs.get(ADJACENT), attrs.get("nRTCI")
