@@ -10,7 +10,7 @@ numbers of a branch are dense and ordered.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -418,24 +418,31 @@ class SqlStore:
         finally:
             cur.close()
 
-    def state(self, *, branch: int = LIVE, as_of: AsOf = None) -> Iterator[tuple[str, str, str]]:
-        """(dn, class, attributes JSON) of every object of ``branch`` as of a revision, in key order.
+    def state(
+        self, *, branch: int = LIVE, as_of: AsOf = None, classes: Collection[str] | None = None
+    ) -> Iterator[tuple[str, str, str]]:
+        """(dn, class, attributes JSON) of every object (of ``classes``) of ``branch`` as of a revision, in key order.
 
         A whole-state read (audits): on the live twin one range query, without a read per root.
         """
         if branch != LIVE:
             for root in self.roots(branch=branch, as_of=as_of):
                 for dn, cls, attrs, _ in self.scan(root.dn, scope=Scope.BASE_ALL, branch=branch, as_of=as_of):
-                    yield dn, cls, attrs
+                    if classes is None or cls in classes:
+                        yield dn, cls, attrs
             return
         with self._read() as conn:
             rev = self._resolve(conn, as_of, branch)
             sql = (
                 "SELECT path, cls, attrs FROM moi WHERE branch = 0 AND rev_from <= ? AND (rev_to IS NULL OR rev_to > ?)"
-                " ORDER BY path"
             )
+            params: tuple[Any, ...] = (rev, rev)
+            if classes is not None:
+                sql += f" AND cls IN ({', '.join('?' * len(classes))})"
+                params += tuple(sorted(classes))
             # Live rows are never tombstones: attrs is always set.
-            yield from ((p.replace(SEP, ","), c, a) for p, c, a in self._stream(conn, sql, (rev, rev)))
+            rows = self._stream(conn, sql + " ORDER BY path", params)
+            yield from ((p.replace(SEP, ","), c, a) for p, c, a in rows)
 
     def roots(self, *, branch: int = LIVE, as_of: AsOf = None) -> list[Moi]:
         """The root objects (depth 1), found by skipping from one root's subtree to the next."""

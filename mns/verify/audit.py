@@ -35,10 +35,10 @@ rows once; the findings are the same as in one process (the tests compare them).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
@@ -56,6 +56,8 @@ from mns.verify.model import Scope as RuleScope
 from mns.verify.views import NETWORK_CLASSES, RELATION, MemoryView, Net, StoreView, class_of
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from mns.store.sql import SqlStore
 
 Progress = Callable[[str, int], None]
@@ -102,12 +104,12 @@ class _Scanned:
 
     def get(self, dn: str) -> tuple[str, dict[str, Any]] | None:
         """(class, attributes) of a kept object, (class, {}) of a tracked one; see the module docstring."""
+        cls = self.classes.get(dn)  # first: the kept objects and the classes are apart
+        if cls is not None:
+            return cls, {}
         found = self._kept(dn)
         if found is not None:
             return found
-        cls = self.classes.get(dn)
-        if cls is not None:
-            return cls, {}
         found = self._relation(dn)
         if found is not None:
             return found
@@ -280,11 +282,25 @@ def audit(
         # while this one runs the per-object rules, keeping only the classes references need.
         view = _Scanned(MemoryView(), fallback, _target_classes() | NETWORK_CLASSES)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(1, mp_context=context) as pool:
-            part = pool.submit(_network_part, store.url, branch, rev, [r.name for r in network])
+        receive, send = context.Pipe(duplex=False)
+        names = [r.name for r in network]
+        worker = context.Process(target=_network_process, args=(send, store.url, branch, rev, names), daemon=True)
+        worker.start()
+        send.close()
+        try:
             with cyclic_gc_paused():
                 found = _scan(store, branch, rev, each, view, progress, keep=False)
-            found.extend(part.result())
+            try:
+                kind, payload = receive.recv()
+            except EOFError:
+                worker.join()
+                kind, payload = "error", f"it ended with exit code {worker.exitcode}"
+        finally:
+            receive.close()
+            worker.join()
+        if kind != "findings":
+            raise RuntimeError(f"the audit's network rules failed in their process: {payload}")
+        found.extend(payload)
         if progress is not None:
             progress("network", len(view.classes))
         with cyclic_gc_paused():
@@ -320,23 +336,33 @@ def _split(store: SqlStore, branch: int, processes: int | None, each: list[Rule]
     return (os.cpu_count() or 1) >= 2 and store.count(branch=branch) >= SPLIT_MIN
 
 
-def _network_part(url: str, branch: int, rev: int, names: list[str]) -> list[Finding]:
-    """In the second process: read the state, keep what the network rules need, run them."""
-    from mns.store.sql import SqlStore
+def _network_process(send: Connection, url: str, branch: int, rev: int, names: list[str]) -> None:
+    """The second process: read the state, keep what the network rules need, run them, send the findings.
 
-    store = SqlStore(url)
+    It leaves with ``os._exit`` as soon as they are sent: freeing the kept cells and relations
+    object by object would only keep the audit waiting.
+    """
+    gc.disable()  # nothing it makes forms a cycle, and it ends soon
+    payload: tuple[str, Any]
     try:
+        from mns.store.sql import SqlStore
+
+        store = SqlStore(url)
         rules = [r for r in load_rules() if r.name in names]
+        kept = MemoryView()
         loads = orjson.loads
-        with cyclic_gc_paused():
-            kept = MemoryView()
-            for dn, cls, text in store.state(branch=branch, as_of=rev):
-                if cls == RELATION:
-                    kept.add_relation(dn, loads(text))
-                elif cls in NETWORK_CLASSES:
-                    kept.add(dn, cls, loads(text))
-            found = _network(store, branch, rev, kept, rules)
-            # Findings travel pickled: evidence as a plain dict.
-            return [f if type(f.evidence) is dict else replace(f, evidence=dict(f.evidence)) for f in found]
+        for dn, cls, text in store.state(branch=branch, as_of=rev, classes=NETWORK_CLASSES):
+            if cls == RELATION:
+                kept.add_relation(dn, loads(text))
+            else:
+                kept.add(dn, cls, loads(text))
+        found = _network(store, branch, rev, kept, rules)
+        # Findings travel pickled: evidence as a plain dict.
+        payload = "findings", [f if type(f.evidence) is dict else replace(f, evidence=dict(f.evidence)) for f in found]
+    except BaseException as exc:  # reported to the audit, which raises
+        payload = "error", f"{type(exc).__name__}: {exc}"
+    try:
+        send.send(payload)
+        send.close()
     finally:
-        store.close()
+        os._exit(0)
