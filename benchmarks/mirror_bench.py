@@ -1,7 +1,7 @@
 """Mirror benchmark: the twin following `mns sim`, against ceilings measured in the same run.
 
     python benchmarks/mirror_bench.py [--objects 300000] [--cache DIR] [--rate 100] [--seconds 20]
-        [--repeat 2] [--full] [--small]
+        [--repeat 3] [--full] [--small]
 
 Traffic goes to 127.0.0.1 only. The sims (`mns sim --gnbs N --state FILE`, no PM backfill, no
 drift) run as subprocesses; --cache keeps their SQLite stores between runs (`mns sim` reuses a
@@ -395,7 +395,7 @@ def main() -> None:
     parser.add_argument("--cache", help="keep the sims' SQLite stores in this directory between runs")
     parser.add_argument("--rate", type=float, default=100.0, help="changes per second in the lag run")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the lag run")
-    parser.add_argument("--repeat", type=int, default=2, help="ceiling and sync runs, alternating, per network")
+    parser.add_argument("--repeat", type=int, default=3, help="ceiling and sync runs, alternating, per network")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds any one sync or download may take")
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the twin to catch up")

@@ -362,19 +362,18 @@ def main() -> None:
                 goals.append(f"{verdict(ratio <= SANDBOX_GOAL)} sandbox creation {ratio:.2f}x apart")
             if args.parts in ("all", "audit"):
                 t_raw = min(timed(lambda: raw_scan(big.store))[0] for _ in range(3))
-                phases: dict[str, float] = {}
-                started = 0.0
-
-                def progress(phase: str, n: int) -> None:
-                    phases[phase] = time.perf_counter() - started
-
-                runs: list[tuple[float, float, list[Any]]] = []
+                audits: list[tuple[float, float, list[Any], dict[str, float]]] = []
                 for _ in range(2):
                     gc.collect()
+                    phases: dict[str, float] = {}
                     cpu0, started = cpu_s(), time.perf_counter()
+
+                    def progress(phase: str, n: int, at: dict[str, float] = phases, t0: float = started) -> None:
+                        at[phase] = time.perf_counter() - t0
+
                     t_audit, found = timed(lambda: audit(big.store, progress=progress))
-                    runs.append((t_audit, cpu_s() - cpu0, found))
-                t_audit, cpu, found = min(runs, key=lambda r: r[0])
+                    audits.append((t_audit, cpu_s() - cpu0, found, phases))
+                t_audit, cpu, found, phases = min(audits, key=lambda r: r[0])
                 gc.collect()
                 t_one, _ = timed(lambda: audit(big.store, processes=1))
                 ratio = t_audit / t_raw
