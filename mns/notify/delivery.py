@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import deque
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from typing import Any, Final
 
 import httpx
 import orjson
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_random
+from tenacity import RetryCallState
 
 from mns.errors import MnsError
 from mns.notify.build import (
@@ -49,6 +48,7 @@ from mns.notify.build import (
 from mns.notify.cursor import Cursor, CursorStore
 from mns.notify.heartbeat import Heartbeat
 from mns.notify.lease import lease_table  # noqa: F401  (the store makes the lease table with its own)
+from mns.notify.loop import JSON_HEADERS, Done, LoopThread, Rejected, log_retry
 from mns.notify.revlog import RevisionLog
 from mns.notify.rules import HEARTBEAT_CONTROL, SUBSCRIPTION
 from mns.notify.subscriptions import (
@@ -64,9 +64,19 @@ from mns.nrm.dn import DN
 from mns.store.api import Change, ChangeKind, CommitJob, Op, Revision, TxnView, Update
 from mns.store.sql import SqlStore
 
+__all__ = [
+    "AUTHOR",
+    "CONTROL_CLASSES",
+    "JSON_HEADERS",
+    "Notifier",
+    "NotifySettings",
+    "Rejected",
+    "Status",
+    "Subscriber",
+]
+
 log = logging.getLogger("mns.notify")
 
-JSON_HEADERS: Final = {"Content-Type": "application/json"}
 AUTHOR: Final = "twin-mns notifications"
 
 
@@ -92,21 +102,6 @@ class NotifySettings:
     cursor_flush_s: float = 0.2
     heartbeat_unit_s: float = 1.0
     """Seconds per unit of ``heartbeatNtfPeriod`` (1; tests make periods shorter)."""
-
-
-class Rejected(Exception):
-    """The recipient answered with a status other than 2xx."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"the recipient answered {status}")
-        self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class _Done:
-    """Marks the end of a revision's notifications in a subscriber's queue."""
-
-    rev: int
 
 
 @dataclass(slots=True)
@@ -140,7 +135,7 @@ class Subscriber:
     def __post_init__(self) -> None:
         self.delivered = self.built
         self.address = self.sub.address
-        self.queue: asyncio.Queue[bytes | _Done] = asyncio.Queue(self.notifier.settings.queue_size)
+        self.queue: asyncio.Queue[bytes | Done] = asyncio.Queue(self.notifier.settings.queue_size)
         self.heartbeat = Heartbeat(send=self._heartbeat, unit_s=self.notifier.settings.heartbeat_unit_s)
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -197,7 +192,7 @@ class Subscriber:
                 log.warning("reading revision %d for %s failed: %s", rev, self.dn, exc)
                 await asyncio.sleep(n.settings.backoff_max_s)
                 continue
-            await self.queue.put(_Done(rev))
+            await self.queue.put(Done(rev))
             self.built = rev
 
     async def _build(self, revision: Revision) -> None:
@@ -225,8 +220,8 @@ class Subscriber:
     async def _send(self) -> None:
         while True:
             item = await self.queue.get()
-            if isinstance(item, _Done):
-                self.delivered = item.rev
+            if isinstance(item, Done):
+                self.delivered = item.upto
                 continue
             if self.stopping:
                 await asyncio.Event().wait()  # nothing new is sent once stopping; stop() cancels this
@@ -238,33 +233,16 @@ class Subscriber:
             self.sent += 1
 
     async def _deliver(self, body: bytes) -> None:
-        s = self.notifier.settings
-        retrying = AsyncRetrying(
-            wait=wait_exponential(multiplier=s.backoff_initial_s, max=s.backoff_max_s)
-            + wait_random(0, s.backoff_initial_s),
-            retry=retry_if_exception_type((httpx.HTTPError, Rejected)),
-            before_sleep=self._failed,
-        )
-        async for attempt in retrying:
+        async for attempt in self.notifier.retrying(self._failed):
             with attempt:
                 await self._post(body)
 
     async def _post(self, body: bytes) -> None:
-        response = await self.notifier.client.post(self.address, content=body, headers=JSON_HEADERS)
-        if not response.is_success:
-            raise Rejected(response.status_code)
+        await self.notifier.post(self.address, body)
 
     def _failed(self, state: RetryCallState) -> None:
         self.failures += 1
-        error = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.info(
-            "notification to %s failed (%s); attempt %d, next in %.2f s",
-            self.address,
-            error,
-            state.attempt_number,
-            wait,
-        )
+        log_retry(self.address, state)
 
     async def _heartbeat(self, control: str, period: int) -> None:
         n = self.notifier
@@ -285,8 +263,11 @@ class Subscriber:
         return Status(self.built, self.delivered, self.queue.qsize(), self.sent, self.failures, self.heartbeat.sent)
 
 
-class Notifier:
+class Notifier(LoopThread[NotifySettings]):
     """The notification worker over a store: ``start()`` and ``stop()`` from any thread."""
+
+    thread_name = "mns-notify"
+    what = "the notification worker"
 
     def __init__(
         self,
@@ -295,9 +276,8 @@ class Notifier:
         settings: NotifySettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        super().__init__(settings=settings or NotifySettings(), transport=transport)
         self.store = store
-        self.settings = settings or NotifySettings()
-        self.transport = transport
         self.revlog = RevisionLog(store)
         self.cursors = CursorStore(store.engine)
         self.subscribers: dict[str, Subscriber] = {}
@@ -305,49 +285,8 @@ class Notifier:
         self.processed = 0
         self.heartbeats = 0
         self._dropped: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._started = threading.Event()
-        self._ready = threading.Event()
-        self._client: httpx.AsyncClient | None = None
 
     # control from other threads -------------------------------------------------------------
-
-    def start(self, *, wait: bool = True) -> None:
-        """Start the worker's thread; with ``wait``, return once it has loaded the subscriptions."""
-        if self._thread is not None:
-            return
-        self._started.clear()
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._run, name="mns-notify", daemon=True)
-        self._thread.start()
-        self._started.wait(10)
-        if wait:
-            self._ready.wait(30)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop delivering, save the cursors and end the thread."""
-        thread, loop = self._thread, self._loop
-        if thread is None:
-            return
-        if loop is not None and not loop.is_closed():
-            with suppress(RuntimeError):  # the loop ended on its own
-                loop.call_soon_threadsafe(self._stopping.set)
-        thread.join(timeout)
-        self._thread = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the worker's thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def wake(self) -> None:
-        """Tell the worker a revision was committed (cheap, from any thread)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._wake.set)
 
     def status(self) -> dict[str, Status]:
         """Every subscriber's status, by subscription DN."""
@@ -355,62 +294,17 @@ class Notifier:
 
     # the loop -------------------------------------------------------------------------------
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client every delivery uses."""
-        assert self._client is not None, "the worker is not running"
-        return self._client
-
     def system_dn(self, subscription: str) -> str:
         """The systemDN of the notifications of ``subscription``."""
         if self.settings.system_dn is not None:
             return self.settings.system_dn
         return str(DN(DN.parse(subscription).rdns[:1]))
 
-    def spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
-        """A task of the worker whose unexpected failure is logged."""
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except Exception:
-            log.exception("the notification worker stopped")
-        finally:
-            self._started.set()
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._progress = asyncio.Condition()
+    def _reset(self) -> None:
         self.subscribers, self.foreign, self._dropped, self.processed = {}, set(), set(), 0
-        self._loop = asyncio.get_running_loop()
-        self._started.set()
-        timeout = httpx.Timeout(self.settings.timeout_s)
-        async with httpx.AsyncClient(transport=self.transport, timeout=timeout) as client:
-            self._client = client
-            try:
-                await self._startup()
-            finally:
-                self._ready.set()
-            dispatcher = self.spawn(self._dispatch(), "mns-notify-dispatch")
-            flusher = self.spawn(self._flush_loop(), "mns-notify-cursors")
-            await self._stopping.wait()
-            for task in (dispatcher, flusher):
-                task.cancel()
-            await asyncio.gather(dispatcher, flusher, return_exceptions=True)
-            await asyncio.gather(*(s.stop() for s in self.subscribers.values()))
-            await self._flush()
-        self._client = None
+
+    async def _stop_deliveries(self) -> None:
+        await asyncio.gather(*(s.stop() for s in self.subscribers.values()))
 
     async def reached(self, rev: int) -> None:
         """Wait until the dispatcher has seen revision ``rev``."""
@@ -567,11 +461,6 @@ class Notifier:
         self.wake()
 
     # cursors --------------------------------------------------------------------------------
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.cursor_flush_s)
-            await self._flush()
 
     async def _flush(self) -> None:
         moved = {

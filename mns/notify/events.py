@@ -27,19 +27,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import httpx
 import orjson
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential, wait_random
+from tenacity import RetryCallState
 
 from mns.notify.delivery import NotifySettings
 from mns.notify.feeds import Feed
+from mns.notify.loop import JSON_HEADERS, Done, LoopThread, Rejected, log_retry
 from mns.notify.revlog import RevisionLog
 from mns.notify.rules import SUBSCRIPTION
 from mns.notify.subscriptions import incarnation, parse_subscription, subscription_dns
@@ -47,9 +47,17 @@ from mns.notify.targets import Target, TargetStore, control_key, control_target,
 from mns.store.api import ChangeKind
 from mns.store.sql import SqlStore
 
-log = logging.getLogger("mns.notify")
+__all__ = [
+    "JSON_HEADERS",
+    "Channel",
+    "ChannelStatus",
+    "EventNotifier",
+    "EventSettings",
+    "Rejected",
+    "event_settings",
+]
 
-JSON_HEADERS: Final = {"Content-Type": "application/json"}
+log = logging.getLogger("mns.notify")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,21 +89,6 @@ def event_settings(notify: NotifySettings) -> EventSettings:
     )
 
 
-class Rejected(Exception):
-    """The recipient answered with a status other than 2xx."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"the recipient answered {status}")
-        self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class _Done:
-    """Marks the end of a batch's notifications in a channel's queue."""
-
-    pos: int
-
-
 @dataclass(slots=True)
 class ChannelStatus:
     """Where one channel stands (for tests and diagnostics)."""
@@ -117,7 +110,7 @@ class Channel:
         self.built = self.delivered = pos
         self.saved = saved
         self.sent = self.failures = 0
-        self.queue: asyncio.Queue[bytes | _Done] = asyncio.Queue(notifier.settings.queue_size)
+        self.queue: asyncio.Queue[bytes | Done] = asyncio.Queue(notifier.settings.queue_size)
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -153,7 +146,7 @@ class Channel:
                 if self._selects(event):
                     await self.queue.put(orjson.dumps(dict(event.body)))
             self.built = events[-1].pos
-            await self.queue.put(_Done(self.built))
+            await self.queue.put(Done(self.built))
 
     def _selects(self, event: Any) -> bool:
         try:
@@ -167,45 +160,31 @@ class Channel:
     async def _send(self) -> None:
         while True:
             item = await self.queue.get()
-            if isinstance(item, _Done):
-                self.delivered = item.pos
+            if isinstance(item, Done):
+                self.delivered = item.upto
                 continue
             await self._deliver(item)
             self.sent += 1
 
     async def _deliver(self, body: bytes) -> None:
-        s = self.notifier.settings
-        retrying = AsyncRetrying(
-            wait=wait_exponential(multiplier=s.backoff_initial_s, max=s.backoff_max_s)
-            + wait_random(0, s.backoff_initial_s),
-            retry=retry_if_exception_type((httpx.HTTPError, Rejected)),
-            before_sleep=self._failed,
-        )
-        async for attempt in retrying:
+        async for attempt in self.notifier.retrying(self._failed):
             with attempt:
-                response = await self.notifier.client.post(self.target.address, content=body, headers=JSON_HEADERS)
-                if not response.is_success:
-                    raise Rejected(response.status_code)
+                await self.notifier.post(self.target.address, body)
 
     def _failed(self, state: RetryCallState) -> None:
         self.failures += 1
-        error = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.info(
-            "notification to %s failed (%s); attempt %d, next in %.2f s",
-            self.target.address,
-            error,
-            state.attempt_number,
-            wait,
-        )
+        log_retry(self.target.address, state)
 
     def status(self) -> ChannelStatus:
         """Where it stands."""
         return ChannelStatus(self.built, self.delivered, self.queue.qsize(), self.sent, self.failures)
 
 
-class EventNotifier:
+class EventNotifier(LoopThread[EventSettings]):
     """The event notifier over a store: ``add_feed()`` before ``start()``; the rest from any thread."""
+
+    thread_name = "mns-events"
+    what = "the event notifier"
 
     def __init__(
         self,
@@ -214,9 +193,8 @@ class EventNotifier:
         settings: EventSettings | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        super().__init__(settings=settings or EventSettings(), transport=transport)
         self.store = store
-        self.settings = settings or EventSettings()
-        self.transport = transport
         self.feeds: dict[str, Feed] = {}
         self.targets = TargetStore(store.engine)
         self.revlog = RevisionLog(store)
@@ -226,12 +204,6 @@ class EventNotifier:
         self._controls: dict[str, int] = {}
         self._dropped: set[str] = set()
         self._unwatch: list[Any] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._started = threading.Event()
-        self._ready = threading.Event()
-        self._client: httpx.AsyncClient | None = None
 
     # control from other threads -------------------------------------------------------------
 
@@ -243,47 +215,18 @@ class EventNotifier:
             raise RuntimeError(f"feed {feed.name!r} added while the event notifier runs: add feeds before start()")
         self.feeds[feed.name] = feed
 
-    def start(self, *, wait: bool = True) -> None:
-        """Start the thread; with ``wait``, return once it has loaded the subscriptions."""
-        if self._thread is not None:
-            return
-        self._started.clear()
-        self._ready.clear()
+    def _before_start(self) -> None:
+        """Have the feeds that can tell of their commits wake the notifier."""
         for feed in self.feeds.values():
             watch = getattr(feed, "watch", None)
             if callable(watch):
                 self._unwatch.append(watch(self.wake))
-        self._thread = threading.Thread(target=self._run, name="mns-events", daemon=True)
-        self._thread.start()
-        self._started.wait(10)
-        if wait:
-            self._ready.wait(30)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop delivering, save the cursors and end the thread."""
-        thread, loop = self._thread, self._loop
-        if thread is None:
-            return
+    def _before_stop(self) -> None:
+        """End the feeds' watches."""
         for unwatch in self._unwatch:
             unwatch()
         self._unwatch = []
-        if loop is not None and not loop.is_closed():
-            with suppress(RuntimeError):  # the loop ended on its own
-                loop.call_soon_threadsafe(self._stopping.set)
-        thread.join(timeout)
-        self._thread = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def wake(self) -> None:
-        """Tell the notifier that events were committed (cheap, from any thread)."""
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._wake.set)
 
     def heads(self) -> dict[str, int]:
         """The position of every feed's newest event, read now (where a new subscription starts)."""
@@ -312,58 +255,12 @@ class EventNotifier:
 
     # the loop -------------------------------------------------------------------------------
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client every delivery uses."""
-        assert self._client is not None, "the event notifier is not running"
-        return self._client
-
-    def spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
-        """A task whose unexpected failure is logged."""
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except Exception:
-            log.exception("the event notifier stopped")
-        finally:
-            self._started.set()
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._progress = asyncio.Condition()
+    def _reset(self) -> None:
         self._flushing = asyncio.Lock()
         self.channels, self._controls, self._dropped = {}, {}, set()
-        self._loop = asyncio.get_running_loop()
-        self._started.set()
-        async with httpx.AsyncClient(transport=self.transport, timeout=httpx.Timeout(self.settings.timeout_s)) as c:
-            self._client = c
-            try:
-                await self._startup()
-            finally:
-                self._ready.set()
-            loops = [
-                self.spawn(self._dispatch(), "mns-events-dispatch"),
-                self.spawn(self._flush_loop(), "mns-events-cursors"),
-            ]
-            await self._stopping.wait()
-            for task in loops:
-                task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
-            await asyncio.gather(*(c.stop() for chs in self.channels.values() for c in chs.values()))
-            await self._flush()
-        self._client = None
+
+    async def _stop_deliveries(self) -> None:
+        await asyncio.gather(*(c.stop() for chs in self.channels.values() for c in chs.values()))
 
     async def above(self, feed: str, pos: int) -> None:
         """Wait until the head of ``feed`` is past ``pos``."""
@@ -513,11 +410,6 @@ class EventNotifier:
                 await self._add(targets[key], saved)
 
     # cursors --------------------------------------------------------------------------------
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.cursor_flush_s)
-            await self._flush()
 
     async def _flush(self) -> None:
         async with self._flushing:
