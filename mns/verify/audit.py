@@ -90,13 +90,15 @@ class _Scanned:
         self._relation = kept.finder(objects=False)
         self.fallback = fallback
         self.tracked = tracked
-        self.classes: dict[str, str] = {}
-        """Class of each scanned object a reference may point to (outside ``kept``)."""
+        self.classes: dict[str, tuple[str, dict[str, Any]]] = {}
+        """What ``get`` answers for each scanned object a reference may point to (outside ``kept``):
+        its class and no attributes, one shared pair per class (``answer``)."""
         self.pending: dict[str, list[Asker]] = {}
         """DN not scanned yet -> the checks that took it on trust."""
         self.guessed: dict[str, str] = {}
         """DN in ``pending`` -> the class its DN names (worked out once per DN)."""
         self.done = False
+        self._answers: dict[str, tuple[str, dict[str, Any]]] = {}
         # The check running now, set by the audit before each call.
         self.dn = ""
         self.cls = ""
@@ -104,9 +106,9 @@ class _Scanned:
 
     def get(self, dn: str) -> tuple[str, dict[str, Any]] | None:
         """(class, attributes) of a kept object, (class, {}) of a tracked one; see the module docstring."""
-        cls = self.classes.get(dn)  # first: the kept objects and the classes are apart
-        if cls is not None:
-            return cls, {}
+        found = self.classes.get(dn)  # first: the kept objects and the classes are apart
+        if found is not None:
+            return found
         found = self._kept(dn)
         if found is not None:
             return found
@@ -128,6 +130,13 @@ class _Scanned:
         self.pending[dn] = [(self.dn, self.cls, self.check)]
         self.guessed[dn] = cls
         return cls, {}
+
+    def answer(self, cls: str) -> tuple[str, dict[str, Any]]:
+        """What ``get`` answers for a tracked object of ``cls``: its class, no attributes (shared, read-only)."""
+        found = self._answers.get(cls)
+        if found is None:
+            found = self._answers[cls] = (cls, {})
+        return found
 
     def children(self, dn: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """The store's children of ``dn``."""
@@ -155,6 +164,7 @@ def _scan(
     """
     found: list[Finding] = []
     kept, classes, pending, guessed, tracked = view.kept, view.classes, view.pending, view.guessed, view.tracked
+    answers, answer = view._answers, view.answer
     network = NETWORK_CLASSES
     checks = _fused(each)
     # Per class, the checks that can find anything: the reference rules only where it has references.
@@ -167,13 +177,13 @@ def _scan(
         attrs = loads(text)
         if not keep:
             if cls in tracked:
-                classes[dn] = cls
+                classes[dn] = answers.get(cls) or answer(cls)
         elif cls == RELATION:
             add_relation(dn, attrs)
         elif cls in network:
             add(dn, cls, attrs)
         elif cls in tracked:
-            classes[dn] = cls
+            classes[dn] = answers.get(cls) or answer(cls)
         if pending and dn in pending:
             askers = pending.pop(dn)
             if guessed.pop(dn) != cls:
@@ -280,7 +290,9 @@ def audit(
     if _split(store, branch, processes, each, network):
         # The other process reads the state, keeps what the network rules need and runs them,
         # while this one runs the per-object rules, keeping only the classes references need.
-        view = _Scanned(MemoryView(), fallback, _target_classes() | NETWORK_CLASSES)
+        # Relations are left out: nothing may point to one, and a reference that does all the
+        # same is taken on trust until the scan gets there, as for any class not tracked.
+        view = _Scanned(MemoryView(), fallback, _target_classes() | (NETWORK_CLASSES - {RELATION}))
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
         names = [r.name for r in network]
