@@ -82,9 +82,13 @@ class Moi:
         return key_depth(to_key(self.dn))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Create:
-    """Create an object; fails if it exists or its parent does not."""
+    """Create an object; fails if it exists or its parent does not.
+
+    Not frozen, unlike the other operations: a bulk load makes millions, and a frozen
+    dataclass's constructor costs three times as much. Treat it as a value all the same.
+    """
 
     dn: str
     attrs: Mapping[str, Any]

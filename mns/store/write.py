@@ -130,6 +130,11 @@ class _Writer:
         self.seen: dict[str, _Row | None] = {}
         self.pending: tuple[Future[None], Any, list[tuple[Any, ...]]] | None = None
         self.keep_created = True
+        validator = store.validator
+        # Class rules concern management writes only: a producer's objects skip their wrapper.
+        if writer == "real" and isinstance(validator, class_rules.ClassRules):
+            validator = validator.inner
+        self.validate = validator.validate
 
     def q(self, sql: str) -> str:
         return self.s._q(sql)
@@ -187,7 +192,7 @@ class _Writer:
             if pcls is None:
                 pcls = self.parent_cls[pkey] = key_class(pkey)
         if batch:  # create_batch has set the class rules' lookup for the whole batch
-            findings = self.s.validator.validate(
+            findings = self.validate(
                 dn or key_to_dn(key), cls, attrs, parent_cls=pcls, strict=self.s.strict, writer=self.writer
             )
         else:
