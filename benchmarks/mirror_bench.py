@@ -13,9 +13,13 @@ a medium one of a tenth of it. Three parts (issue 5):
    --mirror` runs for an empty twin) against the ceiling of only downloading and parsing the same
    tree with the same client (`MnsClient.iter_subtree`, child `ceiling`). Each run is a process
    of its own, the two alternate (ceiling, sync, ceiling, sync, ... --repeat times); the best of
-   each counts. Goal: at least 0.5 of the ceiling.
-2. Memory: the sync process's peak resident memory (VmHWM, imports included) on the medium
-   network against the target one. Goal: at most 1.5x (the sync streams).
+   each counts. Goal (issue 5, on the target network of at least 300,000 objects): at least 0.5
+   of the ceiling. On both networks the full sync writes in a second process that it starts
+   (`mns.mirror.writer`); its start-up (importing the store, some 0.5 s) is inside the time, which
+   weighs on the medium network's one-second sync (measured, no goal).
+2. Memory: the sync's peak resident memory (VmHWM, imports included; the reading process's plus
+   the writing process's) on the medium network against the target one. Goal: at most 1.5x (the
+   sync streams).
 3. Lag: a twin `mns serve --mirror SIM --no-notify-process` on the medium network (the target
    one with --full) follows the sim; once it says "mirroring", merge-patch PATCHes of the sim's
    cells (a unique userLabel each, --rate per second for --seconds, on schedule whatever the
@@ -360,8 +364,8 @@ def verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
-def sync_row(objects: int, ceilings: list[Run], syncs: list[Run]) -> tuple[Row, float]:
-    """The sync rate against the download's, best of each."""
+def sync_row(objects: int, ceilings: list[Run], syncs: list[Run], *, goal: bool) -> tuple[Row, float]:
+    """The sync rate against the download's, best of each (against the goal on the target network)."""
     c, s = max(ceilings, key=lambda r: r.rate), max(syncs, key=lambda r: r.rate)
     ratio = s.rate / c.rate
     row = (
@@ -369,8 +373,8 @@ def sync_row(objects: int, ceilings: list[Run], syncs: list[Run]) -> tuple[Row, 
         f"{s.rate:,.0f} objects/s ({s.seconds:.1f} s; sim CPU {s.sim_cpu:.0%})",
         f"download only: {c.rate:,.0f} objects/s ({c.seconds:.1f} s; sim CPU {c.sim_cpu:.0%})",
         f"{ratio:.2f}",
-        f">= {SYNC_GOAL}",
-        verdict(ratio >= SYNC_GOAL),
+        f">= {SYNC_GOAL}" if goal else "(measured)",
+        verdict(ratio >= SYNC_GOAL) if goal else "-",
     )
     return row, ratio
 
@@ -419,7 +423,7 @@ def main() -> None:
             try:
                 if args.parts in ("all", "sync"):
                     ceilings, syncs = sync_runs(sim, tmp, args.repeat, args.timeout)
-                    row, ratio = sync_row(net.objects, ceilings, syncs)
+                    row, ratio = sync_row(net.objects, ceilings, syncs, goal=net is target)
                     rows.append(row)
                     peaks[str(net.objects)] = max(r.peak_mb for r in syncs)
                     if net is target:
@@ -433,7 +437,7 @@ def main() -> None:
             growth = large / small
             rows.append(
                 (
-                    "sync process peak memory (VmHWM, imports included)",
+                    "sync peak memory (VmHWM of both processes, imports included)",
                     f"{large:,.0f} MB at {target.objects:,} objects",
                     f"{small:,.0f} MB at {medium.objects:,} objects",
                     f"{growth:.2f}x",

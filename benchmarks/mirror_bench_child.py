@@ -10,8 +10,8 @@
 
 Both use the same client and settings and time only the read (and, for the sync, the commit),
 not the imports. A process of its own, so that its peak memory is the run's alone: it prints
-one JSON line with the count, the seconds and its own VmHWM; the parent also reads the
-child's ``ru_maxrss`` through ``os.wait4``.
+one JSON line with the count, the seconds and its VmHWM, plus that of the process the sync
+wrote in where it used one (``SyncReport.writer_peak_mb``).
 """
 
 from __future__ import annotations
@@ -62,13 +62,16 @@ def sync(url: str, root: str, db: str) -> dict[str, float]:
         stored = store.count()
     finally:
         store.close()
-    return {"objects": report.objects, "seconds": seconds, "stored": stored, "revision": report.revision or 0}
+    out = {"objects": report.objects, "seconds": seconds, "stored": stored, "revision": report.revision or 0}
+    if report.writer_peak_mb is not None:  # the sync wrote in a second process: its memory counts too
+        out["writer_peak_mb"] = report.writer_peak_mb
+    return out
 
 
 def main() -> None:
     mode, url, root, *rest = sys.argv[1:]
     result = ceiling(url, root) if mode == "ceiling" else sync(url, root, rest[0])
-    result["peak_mb"] = vm_hwm_mb()
+    result["peak_mb"] = vm_hwm_mb() + result.get("writer_peak_mb", 0.0)
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
 
 

@@ -117,8 +117,12 @@ def test_the_audit_agrees_with_the_rules_run_over_the_store(twin: SqlStore, seed
         assert kept.get(dn) == ("NRCellRelation", {k: v for k, v in twin.get(dn).attrs.items() if k in TRIMMED})
 
 
-def test_the_audit_in_two_processes_finds_the_same(twin: SqlStore) -> None:
-    """Network rules in a second process (what a big twin gets) give the findings of one process."""
+def test_the_audit_in_two_processes_finds_the_same(store: SqlStore) -> None:
+    """Network rules in a second process (what a big twin gets) give the findings of one process.
+
+    On either backend: the second process opens the store by its URL.
+    """
+    twin = store
     verify_plant.load(twin, 3)
     for plant in verify_plant.plants(3):
         twin.merge_branch(_sandbox(twin, plant.ops, plant.rule))

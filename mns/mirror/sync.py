@@ -20,9 +20,11 @@ dialect is told by the first class name that is spelled differently in the two.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import Any, Final
 
 import orjson
@@ -31,6 +33,7 @@ from mns.consumer.client import MnsClient
 from mns.errors import NotFound
 from mns.mirror.cm import Canon, is_local
 from mns.mirror.state import Drift
+from mns.mirror.writer import split_write
 from mns.nrm.dn import DN, SEP, to_key
 from mns.store.api import ChangeKind, CommitJob, Create, Delete, Op, Put, Scope
 from mns.store.sql import SqlStore
@@ -92,6 +95,8 @@ class SyncReport:
     """The twin's revision that holds the repair (None: nothing differed)."""
     drift: list[Drift] = field(default_factory=list)
     dialect: str | None = None
+    writer_peak_mb: float | None = None
+    """Peak resident memory of the process that wrote a full sync, where one did (``mns.mirror.writer``)."""
 
     def counts(self) -> dict[str, int]:
         """How many objects were created, modified and deleted in the twin."""
@@ -126,16 +131,40 @@ def twin_has(store: SqlStore, roots: Sequence[str]) -> bool:
     return any(store.get(root) is not None for root in roots)
 
 
+SPLIT_AFTER: Final = 5_000
+"""Objects from which a full sync writes in a second process (``mns.mirror.writer``)."""
+
+
 def full_sync(
-    store: SqlStore, client: MnsClient, roots: Sequence[str], reader: Reader, *, progress: Progress | None = None
+    store: SqlStore,
+    client: MnsClient,
+    roots: Sequence[str],
+    reader: Reader,
+    *,
+    progress: Progress | None = None,
+    processes: int | None = None,
 ) -> SyncReport:
-    """Copy the network into a twin that has none of it: one revision, streamed."""
+    """Copy the network into a twin that has none of it: one revision, streamed.
+
+    ``processes`` 2 writes in a second process while this one reads; 1 does both here; None
+    (the default) takes two where the machine has two cores and the network has more than
+    ``SPLIT_AFTER`` objects. The revision is the same either way.
+    """
     report = SyncReport("full", "first sync", time.time())
-    objects = (Create(dn, attrs, cls) for dn, cls, attrs in reader.objects(client, roots, progress))
+    objects = reader.objects(client, roots, progress)
     message = f"mirror: full sync of {', '.join(roots)}"
-    # A bulk job: the DNs created are counted, not listed, so memory stays flat at any size.
-    result = store.commit_job(CommitJob(objects, source="real", author=AUTHOR, message=message, bulk=True))
-    report.revision = result.rev
+    first: list[tuple[str, str, dict[str, Any]]] = []
+    if processes != 1 and (processes is not None or (os.cpu_count() or 1) >= 2):
+        first = list(islice(objects, SPLIT_AFTER))
+    if len(first) == SPLIT_AFTER or (processes is not None and processes >= 2):
+        report.revision, _, report.writer_peak_mb = split_write(
+            store.url, chain(first, objects), author=AUTHOR, message=message
+        )
+    else:
+        ops = (Create(dn, attrs, cls) for dn, cls, attrs in chain(first, objects))
+        # A bulk job: the DNs created are counted, not listed, so memory stays flat at any size.
+        result = store.commit_job(CommitJob(ops, source="real", author=AUTHOR, message=message, bulk=True))
+        report.revision = result.rev
     report.objects = reader.count
     report.dialect = reader.dialect
     report.finished = time.time()
