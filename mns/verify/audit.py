@@ -27,8 +27,9 @@ took on trust was wrong.
 Memory grows with the cells and relations kept, not with the objects' attributes.
 
 On a big twin (``SPLIT_MIN`` objects) with two cores the work is split between two processes:
-a second process (spawned, it opens the store by its URL) reads the state, keeps what the
-network rules need and runs them, while this one runs the per-object rules over its own scan,
+a second process (``python -m mns.verify.audit``: it imports only what the rules need and opens
+the store by its URL, given on its standard input) reads the state, keeps what the network rules
+need and runs them, while this one runs the per-object rules over its own scan,
 keeping only the class of every object a reference may point to. Each reads and parses the
 rows once; the findings are the same as in one process (the tests compare them).
 """
@@ -36,8 +37,10 @@ rows once; the findings are the same as in one process (the tests compare them).
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import cache
@@ -56,8 +59,6 @@ from mns.verify.model import Scope as RuleScope
 from mns.verify.views import NETWORK_CLASSES, RELATION, MemoryView, Net, StoreView, class_of
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from mns.store.sql import SqlStore
 
 Progress = Callable[[str, int], None]
@@ -293,23 +294,28 @@ def audit(
         # Relations are left out: nothing may point to one, and a reference that does all the
         # same is taken on trust until the scan gets there, as for any class not tracked.
         view = _Scanned(MemoryView(), fallback, _target_classes() | (NETWORK_CLASSES - {RELATION}))
-        context = multiprocessing.get_context("spawn")
-        receive, send = context.Pipe(duplex=False)
-        names = [r.name for r in network]
-        worker = context.Process(target=_network_process, args=(send, store.url, branch, rev, names), daemon=True)
-        worker.start()
-        send.close()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "mns.verify.audit"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert worker.stdin is not None
+        assert worker.stdout is not None
+        with worker.stdin:  # the job on its input (the store's URL stays off the command line)
+            job = {"url": store.url, "branch": branch, "rev": rev, "rules": [r.name for r in network]}
+            worker.stdin.write(orjson.dumps(job))
         try:
             with cyclic_gc_paused():
                 found = _scan(store, branch, rev, each, view, progress, keep=False)
-            try:
-                kind, payload = receive.recv()
-            except EOFError:
-                worker.join()
-                kind, payload = "error", f"it ended with exit code {worker.exitcode}"
+            with worker.stdout:
+                out = worker.stdout.read()
+        except BaseException:
+            worker.kill()
+            raise
         finally:
-            receive.close()
-            worker.join()
+            worker.wait()
+        try:
+            kind, payload = pickle.loads(out)  # the answer of our own child process
+        except Exception:
+            kind, payload = "error", f"it ended with exit code {worker.returncode}"
         if kind != "findings":
             raise RuntimeError(f"the audit's network rules failed in their process: {payload}")
         found.extend(payload)
@@ -348,19 +354,24 @@ def _split(store: SqlStore, branch: int, processes: int | None, each: list[Rule]
     return (os.cpu_count() or 1) >= 2 and store.count(branch=branch) >= SPLIT_MIN
 
 
-def _network_process(send: Connection, url: str, branch: int, rev: int, names: list[str]) -> None:
-    """The second process: read the state, keep what the network rules need, run them, send the findings.
+def _network_process() -> None:
+    """The second process (``python -m mns.verify.audit``): the network rules, their findings pickled on stdout.
 
-    It leaves with ``os._exit`` as soon as they are sent: freeing the kept cells and relations
-    object by object would only keep the audit waiting.
+    The job comes as JSON on standard input: the store's URL, branch, revision and rule names.
+    It reads the state, keeps what the network rules need and runs them, and leaves with
+    ``os._exit`` as soon as the findings are written: freeing the kept cells and relations object
+    by object would only keep the audit waiting.
     """
     gc.disable()  # nothing it makes forms a cycle, and it ends soon
     payload: tuple[str, Any]
     try:
+        from mns.nrm.validate import Validator
         from mns.store.sql import SqlStore
 
-        store = SqlStore(url)
-        rules = [r for r in load_rules() if r.name in names]
+        job = orjson.loads(sys.stdin.buffer.read())
+        branch, rev = int(job["branch"]), int(job["rev"])
+        store = SqlStore(job["url"], validator=Validator(default_registry()))  # it writes nothing
+        rules = [r for r in load_rules() if r.name in job["rules"]]
         kept = MemoryView()
         loads = orjson.loads
         for dn, cls, text in store.state(branch=branch, as_of=rev, classes=NETWORK_CLASSES):
@@ -374,7 +385,11 @@ def _network_process(send: Connection, url: str, branch: int, rev: int, names: l
     except BaseException as exc:  # reported to the audit, which raises
         payload = "error", f"{type(exc).__name__}: {exc}"
     try:
-        send.send(payload)
-        send.close()
+        sys.stdout.buffer.write(pickle.dumps(payload))
+        sys.stdout.buffer.flush()
     finally:
         os._exit(0)
+
+
+if __name__ == "__main__":
+    _network_process()
