@@ -535,6 +535,14 @@ class Validator:
         self._compiled[cls] = compiled
         return compiled
 
+    def passer(self, cls: str) -> Callable[[Mapping[str, Any]], bool]:
+        """``passes`` for objects of one class, as one function (for callers that loop)."""
+        c = self._compiled[cls] if cls in self._compiled else self._compile(cls)
+        if c is None:
+            return lambda attrs: False
+        fast, mandatory = c.fast, c.mandatory
+        return lambda attrs: fast(attrs) and attrs.keys() >= mandatory
+
     def passes(self, cls: str, attrs: Mapping[str, Any]) -> bool:
         """True when every attribute of an object of a modelled class passes its checks (the fast path).
 

@@ -170,7 +170,8 @@ def _scan(
     checks = _fused(each)
     # Per class, the checks that can find anything: the reference rules only where it has references.
     refs_at = {i for i, rule in enumerate(each) if rule in references.RULES}
-    plans: dict[str, list[tuple[int, ObjectCheck]]] = {}
+    plans: dict[str, list[tuple[int, ObjectCheck, bool]]] = {}
+    quiet = {schema.check_object, containment.check_object}  # checks that never ask the view
     n = 0
     redo: list[Asker] = []
     add, add_relation, loads = kept.add, kept.add_relation, orjson.loads
@@ -192,9 +193,12 @@ def _scan(
         view.dn, view.cls = dn, cls
         mine = plans.get(cls)
         if mine is None:
-            mine = plans[cls] = [(i, c) for i, c in checks if i not in refs_at or references.follows(cls)]
-        for i, check in mine:
-            view.check = i
+            mine = plans[cls] = [
+                (i, c, c not in quiet) for i, c in checks if i not in refs_at or references.follows(cls)
+            ]
+        for i, check, asks in mine:
+            if asks:  # the index of the check that may take a lookup on trust
+                view.check = i
             out = check(dn, cls, attrs, view)
             if out:
                 found.extend(out)

@@ -8,7 +8,7 @@ its own family (``mns.verify.containment``); read-only checks concern writes, no
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import Any, Final
@@ -26,6 +26,8 @@ def _validator() -> validate.Validator:
 
 
 _SEVERITY: Final = {s.value: s for s in Severity}
+_passers: dict[str, Callable[[Mapping[str, Any]], bool]] = {}
+"""Class -> whether an object of it has nothing for this rule (the validator's fast path)."""
 
 
 @lru_cache(maxsize=4096)
@@ -45,10 +47,12 @@ def _top(path: str) -> bool:
 
 def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
     """The registry's findings on one object, but containment, unmodelled classes and read-only."""
-    validator = _validator()
-    if validator.passes(cls, attrs):
+    passes = _passers.get(cls)
+    if passes is None:
+        passes = _passers[cls] = _validator().passer(cls)
+    if passes(attrs):
         return []
-    found = validator.validate(dn, cls, attrs, parent_cls=None, containment=False)  # its own family
+    found = _validator().validate(dn, cls, attrs, parent_cls=None, containment=False)  # its own family
     if not found:
         return []
     out: list[Finding] = []
