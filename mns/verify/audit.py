@@ -27,7 +27,7 @@ took on trust was wrong.
 Memory grows with the cells and relations kept, not with the objects' attributes.
 
 On a big twin (``SPLIT_MIN`` objects) with two cores the work is split between two processes:
-a second process (``python -m mns.verify.audit``: it imports only what the rules need and opens
+a second process (``python -m mns.verify.network_process``: it imports only what the rules need and opens
 the store by its URL, given on its standard input) reads the state, keeps what the network rules
 need and runs them, while this one runs the per-object rules over its own scan,
 keeping only the class of every object a reference may point to. Each reads and parses the
@@ -299,7 +299,7 @@ def audit(
         # same is taken on trust until the scan gets there, as for any class not tracked.
         view = _Scanned(MemoryView(), fallback, _target_classes() | (NETWORK_CLASSES - {RELATION}))
         worker = subprocess.Popen(
-            [sys.executable, "-m", "mns.verify.audit"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-m", "mns.verify.network_process"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         assert worker.stdin is not None
         assert worker.stdout is not None
@@ -358,8 +358,8 @@ def _split(store: SqlStore, branch: int, processes: int | None, each: list[Rule]
     return (os.cpu_count() or 1) >= 2 and store.count(branch=branch) >= SPLIT_MIN
 
 
-def _network_process() -> None:
-    """The second process (``python -m mns.verify.audit``): the network rules, their findings pickled on stdout.
+def network_process() -> None:
+    """The second process (``python -m mns.verify.network_process``): the network rules, findings pickled on stdout.
 
     The job comes as JSON on standard input: the store's URL, branch, revision and rule names.
     It reads the state, keeps what the network rules need and runs them, and leaves with
@@ -393,7 +393,3 @@ def _network_process() -> None:
         sys.stdout.buffer.flush()
     finally:
         os._exit(0)
-
-
-if __name__ == "__main__":
-    _network_process()
