@@ -266,6 +266,7 @@ def _run_again(
     return out
 
 
+_NO_ATTRIBUTES: Final[dict[str, Any]] = {}
 SPLIT_MIN: Final = 200_000
 """Objects from which an audit runs its network rules in a second process (when it may)."""
 
@@ -303,12 +304,16 @@ def audit(
         )
         assert worker.stdin is not None
         assert worker.stdout is not None
+        # The other process reads every row anyway: containment, which needs no attributes, goes there too.
+        moved = [r for r in each if r in containment.RULES]
         with worker.stdin:  # the job on its input (the store's URL stays off the command line)
-            job = {"url": store.url, "branch": branch, "rev": rev, "rules": [r.name for r in network]}
+            names = [r.name for r in (*network, *moved)]
+            job = {"url": store.url, "branch": branch, "rev": rev, "rules": names}
             worker.stdin.write(orjson.dumps(job))
         try:
             with cyclic_gc_paused():
-                found = _scan(store, branch, rev, each, view, progress, keep=False)
+                here = [r for r in each if r not in moved]
+                found = _scan(store, branch, rev, here, view, progress, keep=False)
             with worker.stdout:
                 out = worker.stdout.read()
         except BaseException:
@@ -375,15 +380,21 @@ def network_process() -> None:
         job = orjson.loads(sys.stdin.buffer.read())
         branch, rev = int(job["branch"]), int(job["rev"])
         store = SqlStore(job["url"], validator=Validator(default_registry()))  # it writes nothing
-        rules = [r for r in load_rules() if r.name in job["rules"]]
+        rules = [r for r in load_rules() if r.name in job["rules"] and r.each is None]
+        # Containment, if asked, on every row as it passes (it reads only the DN and the class).
+        contained = [r.each for r in containment.RULES if r.name in job["rules"] and r.each is not None]
         kept = MemoryView()
         loads = orjson.loads
-        for dn, cls, text in store.state(branch=branch, as_of=rev, classes=NETWORK_CLASSES):
+        found: list[Finding] = []
+        classes = None if contained else NETWORK_CLASSES
+        for dn, cls, text in store.state(branch=branch, as_of=rev, classes=classes):
+            for check in contained:
+                found += check(dn, cls, _NO_ATTRIBUTES, kept)
             if cls == RELATION:
                 kept.add_relation(dn, loads(text))
-            else:
+            elif cls in NETWORK_CLASSES:
                 kept.add(dn, cls, loads(text))
-        found = _network(store, branch, rev, kept, rules)
+        found += _network(store, branch, rev, kept, rules)
         # Findings travel pickled: evidence as a plain dict.
         payload = "findings", [f if type(f.evidence) is dict else replace(f, evidence=dict(f.evidence)) for f in found]
     except BaseException as exc:  # reported to the audit, which raises

@@ -460,7 +460,15 @@ class MemoryView:
         found = sorted(d for i in ids for d in self._gnb.get(i, ()))
         return [(d, *self._objects[d]) for d in found]
 
+    def gnb_functions(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(DN, class, attributes) of every kept gNB function with an integer gNBId."""
+        for functions in self._gnb.values():
+            for d in functions:
+                yield (d, *self._objects[d])
 
+
+_NO_CELLS: Final[list[str]] = []
+"""``with_nci`` of an NCI no cell has (shared: not to be changed)."""
 _NONE: Final[set[str]] = set()
 """The sources of a cell nothing lists (shared: not to be changed)."""
 
@@ -505,6 +513,7 @@ class Net:
         self.view = view
         self._memory = view if isinstance(view, MemoryView) else None
         self._sources: dict[str, set[str]] | None = None
+        self._nci_index: dict[tuple[int, str], list[str]] | None = None
         self._cells_of: dict[str, dict[int, list[str]]] = {}
         self._nci: dict[str, int | None] = {}
         self._by_nci: dict[tuple[int, str], list[str]] = {}
@@ -571,6 +580,10 @@ class Net:
     def with_nci(self, nci: int, cls: str) -> list[str]:
         """The cells of class ``cls`` whose NCI is ``nci`` (through the gNB id lookup)."""
         key = (nci, cls)
+        if self._memory is not None:
+            if self._nci_index is None:
+                self._nci_index = self._all_ncis(self._memory)
+            return self._nci_index.get(key, _NO_CELLS)
         found = self._by_nci.get(key)
         if found is None:
             want = CELL_FUNCTION[cls]
@@ -588,6 +601,29 @@ class Net:
             found = sorted(cells)
             self._by_nci[key] = found
         return found
+
+    def _all_ncis(self, memory: MemoryView) -> dict[tuple[int, str], list[str]]:
+        """``with_nci`` for every NCI of an audit's memory, from one pass over its gNB functions.
+
+        A cell is found under the one NCI ``with_nci`` would find it by: its function's gNBId
+        (an integer) shifted by the bits its gNBIdLength (22 to 32) leaves, and its cellLocalId,
+        which must fit in those bits; its function of the class its class needs.
+        """
+        out: dict[tuple[int, str], set[str]] = defaultdict(set)
+        for function, cls, attrs in memory.gnb_functions():
+            gnb_id, length = _int(attrs.get("gNBId")), _int(attrs.get("gNBIdLength"))
+            if gnb_id is None or length is None or length not in GNB_ID_LENGTHS:
+                continue
+            bits = NCI_BITS - length
+            for local, cells in self.cells_of(function).items():
+                if not 0 <= local < 1 << bits:
+                    continue
+                nci = (gnb_id << bits) | local
+                for cell in cells:
+                    cell_cls = class_of(cell)
+                    if CELL_FUNCTION.get(cell_cls) == cls:
+                        out[(nci, cell_cls)].add(cell)
+        return {key: sorted(cells) for key, cells in out.items()}
 
     def twin(self, cell: str, cls: str) -> str | None:
         """The cell of class ``cls`` with the same NCI (the NRCellCU of an NRCellDU...), same gNB first."""
