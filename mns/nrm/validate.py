@@ -445,26 +445,27 @@ def _inline(spec: AttrSpec, ns: dict[str, Any], check: Check) -> str:
     return f"not C{i}(v)"
 
 
-def _fast_check(attrs: Mapping[str, AttrSpec], checks: dict[str, Check]) -> Callable[[Mapping[str, Any]], bool]:
-    """The class's generated all-attributes-pass test (see above)."""
+def _fast_check(
+    attrs: Mapping[str, AttrSpec], checks: dict[str, Check], mandatory: frozenset[str]
+) -> tuple[Callable[[Mapping[str, Any]], bool], Callable[[Mapping[str, Any]], bool]]:
+    """The class's generated all-attributes-pass test (see above), and the same with every
+    mandatory attribute present as well (``Validator.passer``)."""
     ns: dict[str, Any] = {
         "KNOWN": frozenset(checks),
+        "REQUIRED": mandatory,
         "VALID_DNS": _valid_dns,
         "dn_ok": _dn_ok,
     }
-    lines = [
-        "def fast(a):",
-        "    if not a.keys() <= KNOWN or None in a.values():",
-        "        return False",
-        "    g = a.get",
-    ]
+    body = ["    g = a.get"]
     for name, spec in attrs.items():
         test = _inline(spec, ns, checks[name])
-        lines += [f"    v = g({name!r})", f"    if v is not None and not {test}:", "        return False"]
-    lines.append("    return True")
-    exec(compile("\n".join(lines), f"<fast check {len(ns)}>", "exec"), ns)
-    fast: Callable[[Mapping[str, Any]], bool] = ns["fast"]
-    return fast
+        body += [f"    v = g({name!r})", f"    if v is not None and not {test}:", "        return False"]
+    body.append("    return True")
+    head = ["    if not a.keys() <= KNOWN or None in a.values():", "        return False"]
+    complete = ["    if not a.keys() >= REQUIRED:", "        return False"]
+    source = ["def fast(a):", *head, *body, "def complete(a):", *complete, *head, *body]
+    exec(compile("\n".join(source), f"<fast check {len(ns)}>", "exec"), ns)
+    return ns["fast"], ns["complete"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,6 +485,8 @@ class _Compiled:
     missing_memo: dict[tuple[frozenset[str], bool], tuple[Finding, ...]]
     fast: Callable[[Mapping[str, Any]], bool]
     """True when every attribute passes (the generated fast path)."""
+    complete: Callable[[Mapping[str, Any]], bool]
+    """``fast``, and every mandatory attribute present: nothing for ``validate`` but containment."""
 
     def missing(self, absent: frozenset[str], strict: bool) -> tuple[Finding, ...]:
         """The mandatory findings for the absent attributes (objects often miss the same ones)."""
@@ -519,6 +522,7 @@ class Validator:
         mandatory = frozenset(n for n, a in attrs.items() if a.mandatory and n != "id")
         missing = {n: f"{n}: is mandatory but missing" for n in mandatory}
         checks = {name: attr_check(a) for name, a in attrs.items()}
+        fast, complete = _fast_check(attrs, checks, mandatory)
         compiled = _Compiled(
             spec=spec,
             checks=checks,
@@ -530,7 +534,8 @@ class Validator:
             missing_warning={n: Finding(n, MANDATORY, m, WARNING) for n, m in missing.items()},
             missing_error={n: Finding(n, MANDATORY, m, ERROR) for n, m in missing.items()},
             missing_memo={},
-            fast=_fast_check(attrs, checks),
+            fast=fast,
+            complete=complete,
         )
         self._compiled[cls] = compiled
         return compiled
@@ -540,8 +545,7 @@ class Validator:
         c = self._compiled[cls] if cls in self._compiled else self._compile(cls)
         if c is None:
             return lambda attrs: False
-        fast, mandatory = c.fast, c.mandatory
-        return lambda attrs: fast(attrs) and attrs.keys() >= mandatory
+        return c.complete
 
     def passes(self, cls: str, attrs: Mapping[str, Any]) -> bool:
         """True when every attribute of an object of a modelled class passes its checks (the fast path).
@@ -553,7 +557,7 @@ class Validator:
             c = self._compiled[cls]
         except KeyError:
             c = self._compile(cls)
-        return c is not None and c.fast(attrs) and attrs.keys() >= c.mandatory
+        return c is not None and c.complete(attrs)
 
     def validate(
         self,
