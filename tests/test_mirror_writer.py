@@ -49,6 +49,16 @@ def _sync(path: Path | str, producer: Producer, processes: int) -> tuple[SqlStor
     return store, report
 
 
+def _assert_untouched(path: Path) -> None:
+    """The twin has no object and no revision: the sync wrote nothing."""
+    store = open_store(str(path))
+    try:
+        assert store.count() == 0
+        assert store.head() == 0
+    finally:
+        store.close()
+
+
 def _state(store: SqlStore) -> list[tuple[str, str, str]]:
     return [row[:3] for root in store.roots() for row in store.scan(root.dn, scope=Scope.BASE_ALL)]
 
@@ -80,12 +90,7 @@ def test_an_invalid_object_fails_the_sync_with_its_error_and_writes_nothing(tmp_
         _sync(tmp_path / "twin.db", Producer(network), 2)
     assert raised.value.dn == network[bad].dn
     assert "nRPCI" in str(raised.value)
-    store = open_store(str(tmp_path / "twin.db"))
-    try:
-        assert store.count() == 0
-        assert store.head() == 0
-    finally:
-        store.close()
+    _assert_untouched(tmp_path / "twin.db")
 
 
 def test_a_writer_that_fails_early_stops_the_reading_with_its_error(tmp_path: Path, monkeypatch: Any) -> None:
@@ -108,20 +113,11 @@ def test_a_writer_that_fails_early_stops_the_reading_with_its_error(tmp_path: Pa
         _sync(tmp_path / "twin.db", Counting(network), 2)
     assert raised.value.dn == network[bad].dn
     assert len(read) < len(network)  # the reading stopped early
-    store = open_store(str(tmp_path / "twin.db"))
-    try:
-        assert store.head() == 0
-    finally:
-        store.close()
+    _assert_untouched(tmp_path / "twin.db")
 
 
 def test_a_stream_that_breaks_leaves_the_twin_as_it_was(tmp_path: Path) -> None:
     network = _network()
     with pytest.raises(ConnectionError):
         _sync(tmp_path / "twin.db", Producer(network, fail_after=len(network) - 10), 2)
-    store = open_store(str(tmp_path / "twin.db"))
-    try:
-        assert store.count() == 0
-        assert store.head() == 0
-    finally:
-        store.close()
+    _assert_untouched(tmp_path / "twin.db")

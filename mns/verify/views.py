@@ -317,8 +317,8 @@ class MemoryView:
         self._gnb: dict[int, list[str]] = defaultdict(list)
         self._relations: dict[str, list[Rel]] = {}
         self._count = 0
-        self._pointing: dict[str, list[tuple[str, str]]] | None = None
-        """adjacentNRCellRef -> (relation, its parent) of the relations pointing there (built lazily)."""
+        self._pointing: dict[str, list[str]] | None = None
+        """adjacentNRCellRef -> the relations pointing there (built lazily)."""
         # The children list of the last parent added to: siblings come one after the other.
         self._last: tuple[str, list[str]] = ("", [])
         self._last_relations: tuple[str, list[Rel]] = ("", [])
@@ -437,23 +437,19 @@ class MemoryView:
         for d in self._by_class.get(cls, ()):
             yield d, self._objects[d][1]
 
-    def _pointers(self) -> dict[str, list[tuple[str, str]]]:
+    def _pointers(self) -> dict[str, list[str]]:
         if self._pointing is None:
-            pointing: dict[str, list[tuple[str, str]]] = defaultdict(list)
-            for parent, siblings in self._relations.items():
+            pointing: dict[str, list[str]] = defaultdict(list)
+            for siblings in self._relations.values():
                 for d, target, _ in siblings:
                     if type(target) is str:
-                        pointing[target].append((d, parent))
+                        pointing[target].append(d)
             self._pointing = pointing
         return self._pointing
 
     def referrers(self, dn: str) -> list[str]:
         """DNs of the NRCellRelations whose adjacentNRCellRef is ``dn``."""
-        return sorted(d for d, _ in self._pointers().get(dn, ()))
-
-    def referrer_parents(self, dn: str) -> list[str]:
-        """The parents (NRCellCUs) of the NRCellRelations whose adjacentNRCellRef is ``dn``, one per relation."""
-        return [p for _, p in self._pointers().get(dn, ())]
+        return sorted(self._pointers().get(dn, ()))
 
     def functions_with_gnb_id(self, ids: Collection[int]) -> list[tuple[str, str, dict[str, Any]]]:
         """(DN, class, attributes) of the gNB functions whose gNBId is one of ``ids``."""
@@ -745,27 +741,26 @@ class Net:
                 self._sources = self._all_sources(self._memory)
             return self._sources.get(du, _NONE)
         out = set()
-        cells = self._cu_du
         cu = self.cu(du)
         stand_ins = [cu] if cu else []
         stand_ins += self.externals(du)
         # What ``incoming`` lists, without sorting it: the answer is a set, sorted at the end.
-        memory = self._memory
         for stand_in in stand_ins:
-            if memory is not None:
-                parents: Iterable[str | None] = memory.referrer_parents(stand_in)
-            else:
-                parents = map(parent_of, self.view.referrers(stand_in))
-            for source_cu in parents:
-                if not source_cu:
-                    continue
-                if source_cu in cells:
-                    source = cells[source_cu]
-                else:
-                    source = cells[source_cu] = self.du(source_cu)
+            for relation in self.view.referrers(stand_in):
+                source = self._du_of(parent_of(relation))
                 if source is not None and source != du:
                     out.add(source)
         return out
+
+    def _du_of(self, cu: str | None) -> str | None:
+        """``du`` of a relation's parent (an NRCellCU), remembered; None for a root relation."""
+        if not cu:
+            return None
+        cells = self._cu_du
+        if cu in cells:
+            return cells[cu]
+        found = cells[cu] = self.du(cu)
+        return found
 
     def _all_sources(self, memory: MemoryView) -> dict[str, set[str]]:
         """``source_set`` of every NRCellDU of an audit's memory, in one pass over the relations.
@@ -781,14 +776,8 @@ class Net:
             for stand_in in self.externals(du):
                 owners[stand_in].append(du)
         out: dict[str, set[str]] = defaultdict(set)
-        cells = self._cu_du
         for parent, relations in memory.relation_groups():
-            if not parent:
-                continue
-            if parent in cells:
-                source = cells[parent]
-            else:
-                source = cells[parent] = self.du(parent)
+            source = self._du_of(parent)
             if source is None:
                 continue
             for _, target, _ in relations:
