@@ -158,7 +158,7 @@ def full_sync(
         first = list(islice(objects, SPLIT_AFTER))
     if len(first) == SPLIT_AFTER or (processes is not None and processes >= 2):
         report.revision, _, report.writer_peak_mb = split_write(
-            store.url, chain(first, objects), author=AUTHOR, message=message
+            store.url, chain(first, objects), author=AUTHOR, message=message, strict=store.strict, sync=store.sync
         )
     else:
         ops = (Create(dn, attrs, cls) for dn, cls, attrs in chain(first, objects))

@@ -50,13 +50,20 @@ class StopWriting(Exception):
 
 
 def split_write(
-    url: str, objects: Iterable[tuple[str, str, Any]], *, author: str, message: str
+    url: str,
+    objects: Iterable[tuple[str, str, Any]],
+    *,
+    author: str,
+    message: str,
+    strict: bool = False,
+    sync: str = "full",
 ) -> tuple[int | None, int, float]:
     """Commit ``objects`` (DN, class, attributes) into the store at ``url`` in a second process.
 
     The bulk commit of ``mns.mirror.sync.full_sync``, as one revision with source ``real``.
-    Returns the revision (None if nothing was written), the objects created and the writing
-    process's peak resident memory in MB (0 where the system does not tell).
+    ``strict`` and ``sync`` are the store's settings (``SqlStore``), for the writer to open it
+    alike. Returns the revision (None if nothing was written), the objects created and the
+    writing process's peak resident memory in MB (0 where the system does not tell).
     """
     writer = subprocess.Popen(
         [sys.executable, "-m", "mns.mirror.writer"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
@@ -67,7 +74,8 @@ def split_write(
     sender = threading.Thread(target=_send, args=(writer.stdin, waiting, broken), name="mns-sync-sender", daemon=True)
     sender.start()
     try:
-        _put(waiting, orjson.dumps({"url": url, "author": author, "message": message}), broken)
+        job = {"url": url, "strict": strict, "sync": sync, "author": author, "message": message}
+        _put(waiting, orjson.dumps(job), broken)
         batch: list[tuple[str, str, Any]] = []
         for item in objects:
             batch.append(item)
@@ -168,7 +176,8 @@ def main() -> None:
         frames = _frames(sys.stdin.buffer)
         job = orjson.loads(next(frames))
         # A producer's objects: no class rules (they concern management writes), so none to load.
-        store = SqlStore(job["url"], validator=Validator(default_registry()))
+        validator = Validator(default_registry())
+        store = SqlStore(job["url"], validator=validator, strict=job["strict"], sync=job["sync"])
 
         def ops() -> Iterator[Create]:
             loads = orjson.loads

@@ -69,6 +69,8 @@ class SqlStore:
     ) -> None:
         self.url = url
         self.strict = strict
+        self.sync = sync
+        """SQLite's durability (``mns.store.db.SYNC_MODES``); PostgreSQL keeps its own."""
         if validator is None:
             from mns.nrm import class_rules
             from mns.nrm.registry import default_registry
