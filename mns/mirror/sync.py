@@ -147,8 +147,8 @@ def full_sync(
     """Copy the network into a twin that has none of it: one revision, streamed.
 
     ``processes`` 2 writes in a second process while this one reads; 1 does both here; None
-    (the default) takes two where the machine has two cores and the network has more than
-    ``SPLIT_AFTER`` objects. The revision is the same either way.
+    (the default) takes two where the machine has two cores and the network has ``SPLIT_AFTER``
+    objects or more. The revision is the same either way.
     """
     report = SyncReport("full", "first sync", time.time())
     objects = reader.objects(client, roots, progress)
