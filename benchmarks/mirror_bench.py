@@ -51,7 +51,6 @@ from typing import Any
 import httpx
 import orjson
 from rich.console import Console
-from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -59,6 +58,7 @@ sys.path.insert(0, str(HERE))
 
 from notify_bench import cpu_s, on_schedule, pct, stop  # noqa: E402
 from prov_bench import free_port  # noqa: E402
+from results import Row, print_results, verdict  # noqa: E402
 
 from mns.nrm.dn import key_to_dn  # noqa: E402
 from mns.sim.generate import count_objects, gnbs_for  # noqa: E402
@@ -357,12 +357,6 @@ def forget_subscriptions(sim: Sim) -> None:
 
 # -- the report ---------------------------------------------------------------------------------
 
-Row = tuple[str, str, str, str, str, str]
-
-
-def verdict(ok: bool) -> str:
-    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
-
 
 def sync_row(objects: int, ceilings: list[Run], syncs: list[Run], *, goal: bool) -> tuple[Row, float]:
     """The sync rate against the download's, best of each (against the goal on the target network)."""
@@ -377,18 +371,6 @@ def sync_row(objects: int, ceilings: list[Run], syncs: list[Run], *, goal: bool)
         verdict(ratio >= SYNC_GOAL) if goal else "-",
     )
     return row, ratio
-
-
-def report(args: argparse.Namespace, rows: list[Row], goals: list[str]) -> None:
-    """The final table and one line per goal."""
-    table = Table(title=f"mirror_bench: mns sim -> twin (SQLite), seed {args.seed}")
-    for col in ("measure", "twin-mns", "ceiling / reference", "ratio", "goal", "holds"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    for line in goals:
-        console.print(line)
 
 
 def main() -> None:
@@ -452,7 +434,7 @@ def main() -> None:
             p99 = f"{pct(lag.lag_ms, 0.99):,.0f} ms" if lag.lag_ms else "none arrived"
             arrived = f"{len(lag.lag_ms):,} of {lag.sent:,} changes reached the twin"
             goals.append(f"{verdict(ok)} {arrived} (goal: all); p99 lag {p99}")
-    report(args, rows, goals)
+    print_results(console, f"mirror_bench: mns sim -> twin (SQLite), seed {args.seed}", rows, goals)
 
 
 def lag_rows(lag: Lag) -> list[Row]:

@@ -51,7 +51,6 @@ from typing import Any
 import httpx
 import orjson
 from rich.console import Console
-from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -59,6 +58,7 @@ sys.path.insert(0, str(HERE))
 
 from notify_bench_alarms import alarm_total, make_alarms, raw_list  # noqa: E402
 from prov_bench import build, free_port, lua_paths, peak_rss_mb, wait_up, wrk  # noqa: E402
+from results import Row, print_results  # noqa: E402
 
 from mns.notify.build import CHANGES, CM_TYPES, VALUE_CHANGES  # noqa: E402
 
@@ -500,9 +500,6 @@ def verdict(ok: bool) -> str:
     return "[green]yes[/green]" if ok else "[red]no[/red]"
 
 
-Row = tuple[str, str, str, str, str, str]
-
-
 def write_rows(args: argparse.Namespace, runs: list[Run], lat: Latency, twin_peak: float) -> list[Row]:
     """Rows of parts 1 and 2."""
     none_a, subs, none_b = runs
@@ -589,16 +586,6 @@ def alarm_rows(reads: list[Read], peak: float, idle: float) -> list[Row]:
     return rows
 
 
-def report(args: argparse.Namespace, rows: list[Row]) -> None:
-    """The final table."""
-    table = Table(title=f"notify_bench: SQLite, sync {args.sync}, {args.objects:,} objects, {args.alarms:,} alarms")
-    for col in ("measure", "twin-mns", "ceiling", "ratio", "goal", "holds"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-
-
 def prepare(args: argparse.Namespace, keep: Path, db: str, alarm_db: str) -> dict[str, list[str]]:
     """The generated twin at ``db`` and, with alarms, at ``alarm_db``; both made once in ``keep``."""
     keep.mkdir(parents=True, exist_ok=True)
@@ -651,7 +638,8 @@ def main() -> None:
             region = sample["regions"][0] if sample["regions"] else sample["objects"][0]
             reads, peak, idle = alarm_part(args, alarm_db, region)
             rows += alarm_rows(reads, peak, idle)
-    report(args, rows)
+    title = f"notify_bench: SQLite, sync {args.sync}, {args.objects:,} objects, {args.alarms:,} alarms"
+    print_results(console, title, rows, ceiling="ceiling")
 
 
 if __name__ == "__main__":

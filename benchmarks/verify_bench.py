@@ -43,9 +43,11 @@ from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import Row, print_results, verdict
 
 from mns.sim.generate import generate_network, gnbs_for, nr_tci, plan_network
 from mns.sim.layout import Cell, NetworkPlan
@@ -60,12 +62,6 @@ SANDBOX_GOAL = 2.0
 AUDIT_GOAL = 5.0
 CELLS = 10
 RELATIONS_PER_CELL = 4
-
-Row = tuple[str, str, str, str, str, str]
-
-
-def verdict(ok: bool) -> str:
-    return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
 def cpu_s() -> float:
@@ -276,20 +272,6 @@ def raw_scan(store: SqlStore) -> int:
 # -- the report ----------------------------------------------------------------------------------
 
 
-def report(args: argparse.Namespace, rows: list[Row], goals: list[str], notes: list[str]) -> None:
-    """The final table and one line per goal."""
-    table = Table(title=f"verify_bench: SQLite, seed {args.seed}")
-    for col in ("measure", "twin-mns", "ceiling / reference", "ratio", "goal", "holds"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    for line in notes:
-        console.print(line)
-    for line in goals:
-        console.print(line)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=1_000_000, help="size of the big twin (at least)")
@@ -413,7 +395,7 @@ def main() -> None:
         finally:
             small.store.close()
             big.store.close()
-    report(args, rows, goals, notes)
+    print_results(console, f"verify_bench: SQLite, seed {args.seed}", rows, [*notes, *goals])
 
 
 if __name__ == "__main__":

@@ -541,23 +541,15 @@ class Validator:
         return compiled
 
     def passer(self, cls: str) -> Callable[[Mapping[str, Any]], bool]:
-        """``passes`` for objects of one class, as one function (for callers that loop)."""
+        """Whether an object of ``cls`` passes every check, as one function (the generated fast path).
+
+        True: ``validate`` would find nothing but containment and, for an ``oss`` write, read-only
+        problems; False tells nothing. Always False for a class the registry does not model.
+        """
         c = self._compiled[cls] if cls in self._compiled else self._compile(cls)
         if c is None:
             return lambda attrs: False
         return c.complete
-
-    def passes(self, cls: str, attrs: Mapping[str, Any]) -> bool:
-        """True when every attribute of an object of a modelled class passes its checks (the fast path).
-
-        ``validate`` would then find nothing but containment and, for an ``oss`` write, read-only
-        problems; False tells nothing.
-        """
-        try:
-            c = self._compiled[cls]
-        except KeyError:
-            c = self._compile(cls)
-        return c is not None and c.complete(attrs)
 
     def validate(
         self,

@@ -87,8 +87,8 @@ class _Scanned:
 
     def __init__(self, kept: MemoryView, fallback: StoreView, tracked: frozenset[str]) -> None:
         self.kept = kept
-        self._kept = kept.finder(relations=False)
-        self._relation = kept.finder(objects=False)
+        self._kept = kept.finder()
+        self._relation = kept.relation
         self.fallback = fallback
         self.tracked = tracked
         self.classes: dict[str, tuple[str, dict[str, Any]]] = {}

@@ -369,7 +369,7 @@ class MemoryView:
     def __len__(self) -> int:
         return len(self._objects) + self._count
 
-    def _relation(self, dn: str) -> Obj | None:
+    def relation(self, dn: str) -> Obj | None:
         """(class, attributes) of a kept relation, found among its siblings."""
         if self._count == 0:
             return None
@@ -383,27 +383,16 @@ class MemoryView:
                 return RELATION, _relation_attrs(target, tci)
         return None
 
-    def finder(self, *, objects: bool = True, relations: bool = True) -> Callable[[str], Obj | None]:
-        """``get`` without the fallback, of the kept objects, the relations or both (for the audit's hot loop)."""
-        if not relations:
-            return self._objects.get
-        if not objects:
-            return self._relation
-        get = self._objects.get
-        relation = self._relation
-
-        def find(dn: str) -> Obj | None:
-            found = get(dn)
-            return found if found is not None else relation(dn)
-
-        return find
+    def finder(self) -> Callable[[str], Obj | None]:
+        """``get`` of the kept objects but relations, without the fallback (a bound dict lookup, for hot loops)."""
+        return self._objects.get
 
     def get(self, dn: str) -> Obj | None:
         """(class, attributes) of an object, or None."""
         found = self._objects.get(dn)
         if found is not None:
             return found
-        found = self._relation(dn)
+        found = self.relation(dn)
         if found is None and self.fallback is not None and class_of(dn) not in NETWORK_CLASSES:
             return self.fallback.get(dn)
         return found
@@ -789,14 +778,10 @@ class Net:
 
     def neighbours(self, du: str) -> list[str]:
         """The cells ``du`` lists and those that list it."""
-        return sorted(self.neighbour_set(du))
-
-    def neighbour_set(self, du: str) -> set[str]:
-        """``neighbours`` as a set (for rules that need no order)."""
         out = {t for _, t in self.targets(du)}
         out.update(self.source_set(du))
         out.discard(du)
-        return out
+        return sorted(out)
 
     def co_sited(self, du: str) -> list[str]:
         """The other NRCellDUs of the same GNBDUFunction."""
