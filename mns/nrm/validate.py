@@ -69,7 +69,7 @@ Check = Callable[[Any], list[Problem] | None]
 # One RDN without escapes (the fast path of DN checks; mns.nrm.dn decides the rest). Valid DNs
 # and DN prefixes (parents shared by many references) are remembered, up to a bound.
 _RDN_RE: Final = re.compile(r"[A-Za-z_][\w.\-]*=[^,=/\\+\"<>;]+\Z")
-_MEMO_LIMIT: Final = 1 << 16
+_MEMO_LIMIT: Final = 1 << 17
 
 
 def _fmt_ranges(ranges: tuple[Range, ...]) -> str:
@@ -550,6 +550,23 @@ class Validator:
         if c is None:
             return lambda attrs: False
         return c.complete
+
+    def missing_only(self, cls: str) -> Callable[[Mapping[str, Any]], frozenset[str] | None]:
+        """For an object of ``cls`` whose present attributes all pass: the mandatory ones it lacks.
+
+        None when some present attribute does not pass (or the class is not modelled); then only
+        ``validate`` tells. Otherwise ``validate`` (not strict, not an ``oss`` write, containment
+        left out) finds exactly the missing-attribute findings of these names.
+        """
+        c = self._compiled[cls] if cls in self._compiled else self._compile(cls)
+        if c is None:
+            return lambda attrs: None
+        fast, required = c.fast, c.mandatory
+
+        def absent(attrs: Mapping[str, Any]) -> frozenset[str] | None:
+            return required.difference(attrs) if fast(attrs) else None
+
+        return absent
 
     def validate(
         self,

@@ -44,6 +44,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import cache
+from itertools import groupby, islice, repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -158,53 +160,61 @@ def _scan(
     *,
     keep: bool = True,
 ) -> list[Finding]:
-    """The one scan: per-object checks (run again where a lookup was taken on trust wrongly), kept objects.
+    """The one scan: per-object checks, kept objects, then the references (see the module docstring).
 
     ``keep`` False keeps nothing but the classes of the objects ``view`` tracks (the network
     rules run elsewhere).
     """
     found: list[Finding] = []
     kept, classes, pending, guessed, tracked = view.kept, view.classes, view.pending, view.guessed, view.tracked
-    answers, answer = view._answers, view.answer
     network = NETWORK_CLASSES
-    checks = _fused(each)
-    # Per class, the checks that can find anything: the reference rules only where it has references.
-    refs_at = {i for i, rule in enumerate(each) if rule in references.RULES}
-    plans: dict[str, list[tuple[int, ObjectCheck, bool]]] = {}
-    quiet = {schema.check_object, containment.check_object}  # checks that never ask the view
+    # Checks of a whole run of one class; the references, resolved at the end; the others row by row.
+    runs: list[Callable[[str, Sequence[str], list[dict[str, Any]]], list[Finding]]] = []
+    rows: list[tuple[int, ObjectCheck]] = []
+    for i, rule in enumerate(each):
+        if rule.each is schema.check_object:
+            runs.append(schema.check_run)
+        elif rule.each is containment.check_object:
+            runs.append(_containment_run)
+        elif rule not in references.RULES and rule.each is not None:
+            rows.append((i, rule.each))
+    deferred = references.Deferred() if any(r in references.RULES for r in each) else None
     n = 0
     redo: list[Asker] = []
     add, add_relation, loads = kept.add, kept.add_relation, orjson.loads
-    for n, (dn, cls, text) in enumerate(store.state(branch=branch, as_of=rev), 1):
-        attrs = loads(text)
-        if not keep:
-            if cls in tracked:
-                classes[dn] = answers.get(cls) or answer(cls)
-        elif cls == RELATION:
-            add_relation(dn, attrs)
-        elif cls in network:
-            add(dn, cls, attrs)
-        elif cls in tracked:
-            classes[dn] = answers.get(cls) or answer(cls)
-        if pending and dn in pending:
-            askers = pending.pop(dn)
-            if guessed.pop(dn) != cls:
-                redo += askers  # they took it for the class its DN names
-        view.dn, view.cls = dn, cls
-        mine = plans.get(cls)
-        if mine is None:
-            mine = plans[cls] = [
-                (i, c, c not in quiet) for i, c in checks if i not in refs_at or references.follows(cls)
-            ]
-        for i, check, asks in mine:
-            if asks:  # the index of the check that may take a lookup on trust
-                view.check = i
-            out = check(dn, cls, attrs, view)
-            if out:
-                found.extend(out)
-        if progress is not None and n % PROGRESS_EVERY == 0:
-            progress("scan", n)
-            progress("objects", n)
+    for cls, group in groupby(store.state(branch=branch, as_of=rev), key=itemgetter(1)):
+        shared = view.answer(cls) if cls in tracked else None
+        while chunk := list(islice(group, CHUNK)):
+            dns, _, texts = zip(*chunk, strict=True)
+            objs = list(map(loads, texts))
+            if keep and cls == RELATION:
+                for dn, attrs in zip(dns, objs, strict=True):
+                    add_relation(dn, attrs)
+            elif keep and cls in network:
+                for dn, attrs in zip(dns, objs, strict=True):
+                    add(dn, cls, attrs)
+            elif shared is not None:
+                classes.update(zip(dns, repeat(shared)))
+            if pending:
+                for dn in pending.keys() & set(dns):
+                    askers = pending.pop(dn)
+                    if guessed.pop(dn) != cls:
+                        redo += askers  # they took it for the class its DN names
+            for run in runs:
+                found += run(cls, dns, objs)
+            if deferred is not None:
+                deferred.add(cls, objs)
+            if rows:
+                view.cls = cls
+                for dn, attrs in zip(dns, objs, strict=True):
+                    view.dn = dn
+                    for i, check in rows:
+                        view.check = i
+                        found += check(dn, cls, attrs, view)
+            before, n = n, n + len(chunk)
+            if progress is not None and n // PROGRESS_EVERY != before // PROGRESS_EVERY:
+                progress("scan", n)
+                progress("objects", n)
     if progress is not None:
         progress("scan", n)
         progress("objects", n)
@@ -215,32 +225,57 @@ def _scan(
     view.guessed.clear()
     if redo:
         found = _run_again(store, branch, rev, each, view, redo, found)
+    if deferred is not None:
+        found += _references(store, branch, rev, each, view, deferred)
     return found
 
 
-def _fused(each: list[Rule]) -> list[tuple[int, ObjectCheck]]:
-    """(index, check) of the per-object checks, the two reference rules as one when both run.
+CHUNK: Final = 512
+"""Rows of one class the scan takes at a time."""
 
-    Both rules resolve the same references; one call of ``references.check_object`` gives the
-    findings of both at once. A lookup it takes on trust is remembered under the first rule's
-    index; ``_run_again`` runs both again.
+
+def _containment_run(cls: str, dns: Sequence[str], objs: list[dict[str, Any]]) -> list[Finding]:
+    return containment.check_run(cls, dns)
+
+
+class _Resolved:
+    """The complete picture once the scan is over: the scan's memory, else the store."""
+
+    def __init__(self, view: _Scanned) -> None:
+        self.view = view
+
+    def get(self, dn: str) -> tuple[str, dict[str, Any]] | None:
+        """(class, attributes) of an object, or None; attributes only where kept."""
+        view = self.view
+        found = view.classes.get(dn) or view.kept.finder()(dn) or view.kept.relation(dn)
+        return found if found is not None else view.fallback.get(dn)
+
+    def children(self, dn: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """The store's children of ``dn``."""
+        return self.view.fallback.children(dn)
+
+    def of_class(self, cls: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The store's objects of ``cls``."""
+        return self.view.fallback.of_class(cls)
+
+
+def _references(
+    store: SqlStore, branch: int, rev: int, each: list[Rule], view: _Scanned, deferred: references.Deferred
+) -> list[Finding]:
+    """The reference rules' findings, once the scan has seen every object.
+
+    Each distinct target is resolved once; the objects of a class with a target that did not
+    resolve are read again and checked one by one. A sound twin has none to read.
     """
-    out: list[tuple[int, ObjectCheck]] = []
-    fused = _references_pair(each)
-    for i, rule in enumerate(each):
-        if rule.each is None or (fused is not None and i == fused[1]):
-            continue
-        out.append((i, references.check_object if fused is not None and i == fused[0] else rule.each))
+    resolved = _Resolved(view)
+    names = {r.name for r in each if r in references.RULES}
+    out: list[Finding] = []
+    for cls, targets in sorted(deferred.unresolved(resolved.get).items()):
+        for dn, _, text in store.state(branch=branch, as_of=rev, classes=(cls,)):
+            attrs = orjson.loads(text)
+            if references.points_at(cls, attrs, targets):
+                out += [f for f in references.check_object(dn, cls, attrs, resolved) if f.rule in names]
     return out
-
-
-def _references_pair(each: list[Rule]) -> tuple[int, int] | None:
-    """Indexes in ``each`` of the two reference rules, when both are there."""
-    first, second = references.RULES
-    at = {id(rule): i for i, rule in enumerate(each)}
-    if id(first) in at and id(second) in at:
-        return at[id(first)], at[id(second)]
-    return None
 
 
 def _run_again(
@@ -253,9 +288,6 @@ def _run_again(
     found: list[Finding],
 ) -> list[Finding]:
     """The findings with the checks that trusted a wrong lookup run again on the complete picture."""
-    pair = _references_pair(each)
-    if pair is not None:
-        askers = askers + [(dn, cls, pair[1]) for dn, cls, i in askers if i == pair[0]]
     again = {(dn, each[i].name): (cls, i) for dn, cls, i in askers}
     out = [f for f in found if (f.dn, f.rule) not in again]
     for (dn, _), (cls, i) in sorted(again.items()):
@@ -266,7 +298,6 @@ def _run_again(
     return out
 
 
-_NO_ATTRIBUTES: Final[dict[str, Any]] = {}
 SPLIT_MIN: Final = 200_000
 """Objects from which an audit runs its network rules in a second process (when it may)."""
 
@@ -294,26 +325,22 @@ def audit(
     each = [r for r in chosen if r.each is not None]
     network = [r for r in chosen if r.each is None]
     if _split(store, branch, processes, each, network):
-        # The other process reads the state, keeps what the network rules need and runs them,
-        # while this one runs the per-object rules, keeping only the classes references need.
-        # Relations are left out: nothing may point to one, and a reference that does all the
-        # same is taken on trust until the scan gets there, as for any class not tracked.
-        view = _Scanned(MemoryView(), fallback, _target_classes() | (NETWORK_CLASSES - {RELATION}))
+        # The other process reads the objects of the network classes, keeps what the network
+        # rules need and runs them, while this one runs the per-object rules, keeping only the
+        # classes of the objects references may point to (a target it does not know, it reads).
+        view = _Scanned(MemoryView(), fallback, _target_classes())
         worker = subprocess.Popen(
             [sys.executable, "-m", "mns.verify.network_process"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         assert worker.stdin is not None
         assert worker.stdout is not None
-        # The other process reads every row anyway: containment, which needs no attributes, goes there too.
-        moved = [r for r in each if r in containment.RULES]
         with worker.stdin:  # the job on its input (the store's URL stays off the command line)
-            names = [r.name for r in (*network, *moved)]
+            names = [r.name for r in network]
             job = {"url": store.url, "branch": branch, "rev": rev, "rules": names}
             worker.stdin.write(orjson.dumps(job))
         try:
             with cyclic_gc_paused():
-                here = [r for r in each if r not in moved]
-                found = _scan(store, branch, rev, here, view, progress, keep=False)
+                found = _scan(store, branch, rev, each, view, progress, keep=False)
             with worker.stdout:
                 out = worker.stdout.read()
         except BaseException:
@@ -381,20 +408,14 @@ def network_process() -> None:
         branch, rev = int(job["branch"]), int(job["rev"])
         store = SqlStore(job["url"], validator=Validator(default_registry()))  # it writes nothing
         rules = [r for r in load_rules() if r.name in job["rules"] and r.each is None]
-        # Containment, if asked, on every row as it passes (it reads only the DN and the class).
-        contained = [r.each for r in containment.RULES if r.name in job["rules"] and r.each is not None]
         kept = MemoryView()
         loads = orjson.loads
-        found: list[Finding] = []
-        classes = None if contained else NETWORK_CLASSES
-        for dn, cls, text in store.state(branch=branch, as_of=rev, classes=classes):
-            for check in contained:
-                found += check(dn, cls, _NO_ATTRIBUTES, kept)
+        for dn, cls, text in store.state(branch=branch, as_of=rev, classes=NETWORK_CLASSES):
             if cls == RELATION:
                 kept.add_relation(dn, loads(text))
-            elif cls in NETWORK_CLASSES:
+            else:
                 kept.add(dn, cls, loads(text))
-        found += _network(store, branch, rev, kept, rules)
+        found = _network(store, branch, rev, kept, rules)
         # Findings travel pickled: evidence as a plain dict.
         payload = "findings", [f if type(f.evidence) is dict else replace(f, evidence=dict(f.evidence)) for f in found]
     except BaseException as exc:  # reported to the audit, which raises

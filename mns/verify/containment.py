@@ -6,7 +6,7 @@ is the same for every object of one class under one parent class (memoised).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -47,6 +47,25 @@ def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> lis
         return []
     message, evidence = verdict
     return [Finding("containment", Severity.ERROR, dn, message, dict(evidence))]
+
+
+def check_run(cls: str, dns: Sequence[str]) -> list[Finding]:
+    """``check_object`` of a run of objects of one class (an audit's scan): the verdict once per parent."""
+    out: list[Finding] = []
+    parent, verdict = "", None  # the parent DN of the last row, and its verdict
+    for dn in dns:
+        i = dn.rfind(",")
+        if i <= 0 or "\\" in dn:
+            found = _verdict(cls, parent_class(dn))
+        elif len(parent) == i and dn.startswith(parent):
+            found = verdict
+        else:
+            parent, found = dn[:i], _verdict(cls, parent_class(dn))
+            verdict = found
+        if found is not None:
+            message, evidence = found
+            out.append(Finding("containment", Severity.ERROR, dn, message, dict(evidence)))
+    return out
 
 
 RULES: list[Rule] = [

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from typing import Any, Final
 
 from mns.nrm.registry import AttrSpec, default_registry
@@ -118,6 +119,62 @@ def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> lis
                 )
             )
     return out
+
+
+class Deferred:
+    """The references of a scan of the whole state, resolved once the scan is over (the audit).
+
+    While the scan runs, only the distinct targets of each class's DN attributes are collected,
+    an attribute at a time across a run of objects. At the end each distinct target is resolved
+    once (``unresolved``); only objects pointing at a target that did not resolve as its
+    attribute needs are checked one by one (``check_object``), to say which and why.
+    """
+
+    def __init__(self) -> None:
+        self.targets: dict[str, list[set[Any]]] = {}
+        """Class -> per followed attribute (as ``_refs`` lists them), the values seen."""
+
+    def add(self, cls: str, objs: Sequence[dict[str, Any]]) -> None:
+        """Collect the targets of a run of objects of ``cls`` (parsed JSON)."""
+        refs = _refs(cls)
+        if not refs:
+            return
+        sets = self.targets.get(cls)
+        if sets is None:
+            sets = self.targets[cls] = [set() for _ in refs]
+        size = len(objs)
+        for (name, member, spec), into in zip(refs, sets, strict=True):
+            if member is not None:
+                into.update(t for attrs in objs for _, _, t in _targets(attrs, ((name, member, spec),)))
+                continue
+            values = list(map(dict.get, objs, repeat(name, size)))
+            try:
+                into.update(values)  # the usual attribute: one DN or none (non-DNs are left at the end)
+            except TypeError:  # lists of DNs, or values of no DN type
+                for v in values:
+                    if isinstance(v, str):
+                        into.add(v)
+                    elif isinstance(v, list):
+                        into.update(t for t in v if isinstance(t, str))
+
+    def unresolved(self, get: Callable[[str], tuple[str, Any] | None]) -> dict[str, set[str]]:
+        """Class -> the targets that do not exist, or are of a class their attribute does not allow."""
+        out: dict[str, set[str]] = {}
+        for cls, sets in self.targets.items():
+            for (_, _, spec), targets in zip(_refs(cls), sets, strict=True):
+                allowed = spec.ref_classes
+                for target in targets:
+                    if not isinstance(target, str):
+                        continue
+                    found = get(target)
+                    if found is None or (allowed and found[0] not in allowed):
+                        out.setdefault(cls, set()).add(target)
+        return out
+
+
+def points_at(cls: str, attrs: Mapping[str, Any], targets: set[str]) -> bool:
+    """Whether an object of ``cls`` has a reference to one of ``targets``."""
+    return any(t in targets for _, _, t in _targets(attrs, _refs(cls)))
 
 
 class _Shared(threading.local):

@@ -8,7 +8,7 @@ its own family (``mns.verify.containment``); read-only checks concern writes, no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import Any, Final
@@ -47,6 +47,10 @@ def _top(path: str) -> bool:
 
 def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> list[Finding]:
     """The registry's findings on one object, but containment, unmodelled classes and read-only."""
+    return _findings(dn, cls, attrs)
+
+
+def _findings(dn: str, cls: str, attrs: Mapping[str, Any]) -> list[Finding]:
     passes = _passers.get(cls)
     if passes is None:
         passes = _passers[cls] = _validator().passer(cls)
@@ -68,6 +72,38 @@ def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> lis
         if top is not None:
             evidence["value"] = attrs.get(top)
         out.append(Finding("schema", _SEVERITY[f.severity], dn, f.message, evidence, attribute=f.attribute))
+    return out
+
+
+Template = tuple[tuple[Severity, str, Mapping[str, Any], str | None], ...]
+_templates: dict[tuple[str, frozenset[str]], Template] = {}
+"""(class, mandatory attributes absent) -> the findings of an object otherwise sound, but its DN."""
+
+
+def check_run(cls: str, dns: Sequence[str], objs: Sequence[dict[str, Any]]) -> list[Finding]:
+    """``check_object`` of a run of objects of one class (parsed JSON).
+
+    Objects whose present attributes all pass differ only by the mandatory ones they lack: their
+    findings are made from one template per class and absent set.
+    """
+    validator = _validator()
+    passes = _passers.get(cls)
+    if passes is None:
+        passes = _passers[cls] = validator.passer(cls)
+    absent_of = validator.missing_only(cls)
+    out: list[Finding] = []
+    for dn, attrs in zip(dns, objs, strict=True):
+        if passes(attrs):
+            continue
+        absent = absent_of(attrs)
+        made = _templates.get((cls, absent)) if absent is not None else None
+        if made is None:
+            found = _findings(dn, cls, attrs)
+            out += found
+            if absent is not None and len(_templates) < 4096:
+                _templates[(cls, absent)] = tuple((f.severity, f.message, f.evidence, f.attribute) for f in found)
+            continue
+        out += [Finding("schema", sev, dn, msg, ev, attribute=attr) for sev, msg, ev, attr in made]
     return out
 
 
