@@ -147,15 +147,18 @@ class Deferred:
             if member is not None:
                 into.update(t for attrs in objs for _, _, t in _targets(attrs, ((name, member, spec),)))
                 continue
-            values = list(map(dict.get, objs, repeat(name, size)))
-            try:
-                into.update(values)  # the usual attribute: one DN or none (non-DNs are left at the end)
-            except TypeError:  # lists of DNs, or values of no DN type
-                for v in values:
-                    if isinstance(v, str):
-                        into.add(v)
-                    elif isinstance(v, list):
-                        into.update(t for t in v if isinstance(t, str))
+            values = map(dict.get, objs, repeat(name, size))
+            if not spec.multi:
+                try:
+                    into.update(values)  # one DN or none (what is not a DN is left out at the end)
+                    continue
+                except TypeError:  # a value of no DN type, unhashable: the long way
+                    values = map(dict.get, objs, repeat(name, size))
+            for v in values:
+                if isinstance(v, str):
+                    into.add(v)
+                elif isinstance(v, list):
+                    into.update(t for t in v if isinstance(t, str))
 
     def unresolved(self, get: Callable[[str], tuple[str, Any] | None]) -> dict[str, set[str]]:
         """Class -> the targets that do not exist, or are of a class their attribute does not allow."""

@@ -32,6 +32,8 @@ import threading
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, cast
 
 import orjson
@@ -414,8 +416,7 @@ class MemoryView:
 
     def relations(self) -> Iterator[Rel]:
         """(DN, adjacentNRCellRef, nRTCI) of every kept relation, in the order they were added."""
-        for siblings in self._relations.values():
-            yield from siblings
+        return chain.from_iterable(self._relations.values())
 
     def of_class(self, cls: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(DN, attributes) of every kept object of a class."""
@@ -507,6 +508,7 @@ class Net:
         self._twins: dict[tuple[str, str], str | None] = {}
         self._radio: dict[str, Radio] = {}
         self._cu_du: dict[str, str | None] = {}
+        self._functions_of: dict[tuple[str, str], list[str]] = {}
 
     def attrs(self, dn: str) -> dict[str, Any]:
         """An object's attributes ({} when it does not exist)."""
@@ -626,13 +628,20 @@ class Net:
         element = parent_of(function) if function else None
         local = _int(self.attrs(cell).get("cellLocalId"))
         if element is not None and local is not None:
-            for d, c, _ in self.view.children(element):
-                if c == CELL_FUNCTION[cls]:
-                    for x in self.cells_of(d).get(local, ()):
-                        if class_of(x) == cls and self.nci(x) == nci:
-                            return x
+            for d in self._functions(element, CELL_FUNCTION[cls]):
+                for x in self.cells_of(d).get(local, ()):
+                    if class_of(x) == cls and self.nci(x) == nci:
+                        return x
         found = self.with_nci(nci, cls)
         return found[0] if found else None
+
+    def _functions(self, element: str, cls: str) -> list[str]:
+        """The children of class ``cls`` of a ManagedElement, remembered."""
+        key = (element, cls)
+        found = self._functions_of.get(key)
+        if found is None:
+            found = self._functions_of[key] = [d for d, c, _ in self.view.children(element) if c == cls]
+        return found
 
     def du(self, cell: str) -> str | None:
         """The NRCellDU of a cell given by any of its objects."""
@@ -698,17 +707,18 @@ class Net:
             cu = self.cu(du) if class_of(du) == "NRCellDU" else None
             known = self._cell
             if cu is None:
-                relations: Iterable[tuple[str, Any]] = ()
+                relations: Iterable[tuple[str, Any, Any]] = ()
             elif self._memory is not None:
-                relations = ((d, target) for d, target, _ in self._memory.relations_of(cu))
+                relations = self._memory.relations_of(cu)
             else:
-                relations = ((d, a.get(ADJACENT)) for d, c, a in self.view.children(cu) if c == RELATION)
-            for d, target in relations:
-                if not isinstance(target, str):
-                    continue
-                cell = known.get(target)  # a target mapped before exists
-                if cell is not None or self.exists(target):
-                    found.append((d, cell or self.cell(target)))
+                relations = [(d, a.get(ADJACENT), None) for d, c, a in self.view.children(cu) if c == RELATION]
+            append = found.append
+            for d, target, _ in relations:
+                cell = known.get(target) if type(target) is str else None  # a target mapped before exists
+                if cell is not None:
+                    append((d, cell))
+                elif isinstance(target, str) and self.exists(target):
+                    append((d, self.cell(target)))
             self._targets[du] = found
         return found
 
@@ -764,16 +774,29 @@ class Net:
                 owners[stand_in].append(du)
             for stand_in in self.externals(du):
                 owners[stand_in].append(du)
+        # Nearly every stand-in stands for one cell: those are looked up a group at a time.
+        one = {stand_in: dus[0] for stand_in, dus in owners.items() if len(dus) == 1}
+        many = {stand_in: dus for stand_in, dus in owners.items() if len(dus) > 1}
         out: dict[str, set[str]] = defaultdict(set)
+        target_of = itemgetter(1)
         for parent, relations in memory.relation_groups():
             source = self._du_of(parent)
             if source is None:
                 continue
-            for _, target, _ in relations:
-                if type(target) is str:
-                    for du in owners.get(target, ()):
-                        if du != source:
-                            out[du].add(source)
+            dus: list[str | None]
+            try:
+                dus = list(map(one.get, map(target_of, relations)))
+            except TypeError:  # a target of no DN type, unhashable
+                dus = [one.get(t) if type(t) is str else None for _, t, _ in relations]
+            for cell in dus:
+                if cell is not None and cell != source:
+                    out[cell].add(source)
+            if many:
+                for _, target, _ in relations:
+                    if type(target) is str:
+                        for other in many.get(target, ()):
+                            if other != source:
+                                out[other].add(source)
         return out
 
     def neighbours(self, du: str) -> list[str]:
@@ -846,7 +869,5 @@ def scoped_items(view: View, dns: frozenset[str] | None, classes: Collection[str
 def scoped_relations(view: View, dns: frozenset[str] | None) -> Iterator[Rel]:
     """(DN, adjacentNRCellRef, nRTCI) of the NRCellRelations ``scoped`` names (that exist)."""
     if dns is None and isinstance(view, MemoryView):
-        yield from view.relations()
-        return
-    for dn, attrs in scoped_items(view, dns, (RELATION,)):
-        yield dn, attrs.get(ADJACENT), attrs.get("nRTCI")
+        return view.relations()
+    return ((dn, attrs.get(ADJACENT), attrs.get("nRTCI")) for dn, attrs in scoped_items(view, dns, (RELATION,)))
