@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from itertools import repeat
+from operator import contains, itemgetter
 from typing import Any
 
 from mns.nrm.registry import default_registry
 from mns.verify.model import Finding, Rule, Severity, View, each_object
-from mns.verify.views import parent_class
+from mns.verify.views import class_of, parent_class
 
 
 @lru_cache(maxsize=4096)
@@ -50,18 +52,18 @@ def check_object(dn: str, cls: str, attrs: Mapping[str, Any], view: View) -> lis
 
 
 def check_run(cls: str, dns: Sequence[str]) -> list[Finding]:
-    """``check_object`` of a run of objects of one class (an audit's scan): the verdict once per parent."""
+    """``check_object`` of a run of objects of one class (an audit's scan): the verdict once per parent.
+
+    The usual run (no escapes, every parent allowed) is told a run at a time.
+    """
+    size = len(dns)
+    if size and not any(map(contains, dns, repeat("\\", size))):
+        parents = set(map(itemgetter(0), map(str.rpartition, dns, repeat(",", size))))
+        if all(_verdict(cls, class_of(p) if p else None) is None for p in parents):
+            return []
     out: list[Finding] = []
-    parent, verdict = "", None  # the parent DN of the last row, and its verdict
     for dn in dns:
-        i = dn.rfind(",")
-        if i <= 0 or "\\" in dn:
-            found = _verdict(cls, parent_class(dn))
-        elif len(parent) == i and dn.startswith(parent):
-            found = verdict
-        else:
-            parent, found = dn[:i], _verdict(cls, parent_class(dn))
-            verdict = found
+        found = _verdict(cls, parent_class(dn))
         if found is not None:
             message, evidence = found
             out.append(Finding("containment", Severity.ERROR, dn, message, dict(evidence)))

@@ -15,6 +15,7 @@ network), nothing is compared.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from mns.verify.model import Finding, Rule, Scope, Severity
 from mns.verify.views import RELATION, Net, class_of, net_of, scoped, scoped_relations
@@ -58,22 +59,27 @@ def _expected_tci(net: Net, target: str) -> tuple[str, int, int] | None:
     return (cell, nci, pci) if nci is not None and pci is not None else None
 
 
+_UNSEEN: Final = object()
+
+
 def _nrtci_stale(scope: Scope) -> Iterator[Finding]:
     net = net_of(scope.view, scope.context)
     # Each cell is the target of some 30 to 40 relations: work out what they should say once.
     expected: dict[str, tuple[str, int, int] | None] = {}
+    value: dict[str, int | None] = {}  # the nRTCI each target should be given
+    known = value.get
     for relation, target, tci in scoped_relations(scope.view, scope.dns):
-        if type(tci) is not int or not isinstance(target, str):
+        if type(tci) is not int or (type(target) is not str and not isinstance(target, str)):
             continue
-        if target in expected:
-            want = expected[target]
-        else:
+        should = known(target, _UNSEEN)
+        if should is _UNSEEN:
             want = expected[target] = _expected_tci(net, target)
-        if want is None:
+            should = value[target] = None if want is None else (want[1] << 10) | want[2]
+        if should is None or should == tci:
             continue
+        want = expected[target]
+        assert want is not None
         cell, nci, pci = want
-        if tci == (nci << 10) | pci:
-            continue
         yield Finding(
             "relation-nrtci-stale",
             Severity.WARNING,
