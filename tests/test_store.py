@@ -347,6 +347,16 @@ def test_sandbox_creation_is_constant_and_branches_drop(store: SqlStore) -> None
         store.commit([cell(8)], source="oss", branch=sb.id)
 
 
+def test_holds_at_least_counts_current_objects_up_to_the_bound(store: SqlStore) -> None:
+    seed(store)  # 6 objects
+    store.commit([Delete(f"{DU},NRCellDU=3")], source="oss")  # 5 current, one ended version
+    assert store.count() == 5
+    assert [store.holds_at_least(n) for n in (1, 5, 6)] == [True, True, False]
+    sb = store.create_branch()
+    store.commit([cell(7), cell(8)], source=f"sandbox:{sb.id}", branch=sb.id)
+    assert [store.holds_at_least(n, branch=sb.id) for n in (7, 8)] == [True, False]
+
+
 def test_streaming_read_is_lazy(store: SqlStore) -> None:
     seed(store, cells=0)
     store.commit([cell(i) for i in range(3000)], source="oss")

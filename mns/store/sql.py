@@ -489,6 +489,14 @@ class SqlStore:
                 n += {ChangeKind.CREATED: 1, ChangeKind.DELETED: -1}.get(change.kind, 0)
             return int(n)
 
+    def holds_at_least(self, n: int, *, branch: int = LIVE) -> bool:
+        """Whether the branch has ``n`` current objects or more, counting no further than ``n`` on the live twin."""
+        if branch != LIVE:
+            return self.count(branch=branch) >= n
+        with self._read() as conn:
+            sql = "SELECT COUNT(*) FROM (SELECT 1 FROM moi WHERE branch = 0 AND rev_to IS NULL LIMIT ?) AS head"
+            return int(conn.exec_driver_sql(self._q(sql), (n,)).scalar_one()) >= n
+
     # -- history and diff -------------------------------------------------------------------
 
     def history(self, dn: str, *, branch: int = LIVE) -> list[Version]:

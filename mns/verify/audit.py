@@ -387,7 +387,7 @@ def _split(store: SqlStore, branch: int, processes: int | None, each: list[Rule]
         return False  # the other process could not load them, or this one's view would not do
     if processes is not None and processes >= 2:
         return True
-    return (os.cpu_count() or 1) >= 2 and store.count(branch=branch) >= SPLIT_MIN
+    return (os.cpu_count() or 1) >= 2 and store.holds_at_least(SPLIT_MIN, branch=branch)
 
 
 def network_process() -> None:
