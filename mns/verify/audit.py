@@ -341,6 +341,7 @@ def audit(
         try:
             with cyclic_gc_paused():
                 found = _scan(store, branch, rev, each, view, progress, keep=False)
+                found = sort_findings(found)  # while the other process finishes
             with worker.stdout:
                 out = worker.stdout.read()
         except BaseException:
@@ -354,11 +355,12 @@ def audit(
             kind, payload = "error", f"it ended with exit code {worker.returncode}"
         if kind != "findings":
             raise RuntimeError(f"the audit's network rules failed in their process: {payload}")
-        found.extend(payload)
         if progress is not None:
             progress("network", len(view.classes))
+        if not payload:
+            return found
         with cyclic_gc_paused():
-            return sort_findings(found)
+            return sort_findings([*found, *payload])
     kept = MemoryView()
     view = _Scanned(kept, fallback, _target_classes() - NETWORK_CLASSES)
     with cyclic_gc_paused():
