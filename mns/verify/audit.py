@@ -1,37 +1,35 @@
 """The full audit: every rule over the whole twin (or a sandbox, or a past revision), in one scan.
 
-One streamed scan of the state, in key order, parses each object once and
+One streamed scan of the state, in key order, takes the rows a run of one class at a time
+(``CHUNK`` rows at most), parses each object once and
 
-1. runs the per-object rules (``Rule.each``: schema, containment, references) on it, and
-2. keeps in a ``MemoryView`` what the network rules read (cells, gNB functions, external cells,
+1. runs the per-object rules on the run: schema (``schema.check_run``: the generated fast path
+   per object, the findings of objects that only lack mandatory attributes made from one
+   template) and containment (``containment.check_run``: one verdict per parent); any other
+   per-object rule object by object;
+2. collects the distinct targets of the run's references (``references.Deferred``), and
+3. keeps in a ``MemoryView`` what the network rules read (cells, gNB functions, external cells,
    relations trimmed to their target and nRTCI, frequencies), and the class of every other
    object a reference may point to.
 
-Then the network rules (PCI, identity, neighbours, and any others without a per-object check)
-run once over the ``MemoryView`` with nothing left out of scope.
+When the scan is over, every distinct target is resolved once against that memory (a target it
+does not hold is read from the store); only where one did not resolve as its attribute needs
+are the objects of that class read again and checked one by one, so a sound twin reads nothing
+more. Then the network rules (PCI, identity, neighbours, and any others without a per-object
+check) run once over the ``MemoryView`` with nothing left out of scope.
 
-A reference may point to an object the scan has not reached yet. The per-object rules see the
-state through :class:`_Scanned`: an object already scanned is answered from memory; one not
-scanned yet is answered provisionally, by the class its DN names, and the check that asked is
-remembered under that DN. When the scan reaches the object (of that class) the remembered
-checks are forgotten; those still waiting when the scan ends (the object does not exist) or
-that guessed the class wrong are run again on their object, read back from the store, against
-the complete picture, and their findings (a rule's findings carry its name) replace the
-provisional ones. A sound twin has none to run again, and what waits at any moment is the
-references of a few neighbouring sites.
-
-The two reference rules resolve the same references: when both run, the scan calls
-``references.check_object`` once per object for both, and runs both again where a lookup it
-took on trust was wrong.
+A per-object rule other than these that asks the view about an object the scan has not reached
+sees it through :class:`_Scanned`: answered provisionally, by the class its DN names, and run
+again on the complete picture where that was wrong or the object does not exist.
 
 Memory grows with the cells and relations kept, not with the objects' attributes.
 
 On a big twin (``SPLIT_MIN`` objects) with two cores the work is split between two processes:
-a second process (``python -m mns.verify.network_process``: it imports only what the rules need and opens
-the store by its URL, given on its standard input) reads the state, keeps what the network rules
-need and runs them, while this one runs the per-object rules over its own scan,
-keeping only the class of every object a reference may point to. Each reads and parses the
-rows once; the findings are the same as in one process (the tests compare them).
+a second process (``python -m mns.verify.network_process``: it opens the store by its URL, given
+on its standard input) reads the objects of the network classes, keeps what the network rules
+need and runs them, while this one runs the per-object rules over its own scan, keeping only
+the class of every object a reference may point to. The findings are the same as in one
+process (the tests compare them).
 """
 
 from __future__ import annotations
