@@ -149,7 +149,7 @@ def test_the_audit_per_object_rules_agree_with_their_checks_object_by_object(sto
 
     On odd values written past validation (a list, a mapping or a number where one DN goes, a
     reference to a relation, dangling DNs in a list attribute, an object under the wrong parent,
-    mandatory attributes missing), in one process and in two, it finds what each per-object
+    mandatory attributes missing, a malformed DN), in one process and in two, it finds what each per-object
     rule's own check finds object by object over the store.
     """
     twin = store
@@ -165,6 +165,7 @@ def test_the_audit_per_object_rules_agree_with_their_checks_object_by_object(sto
                 Update(relations[1], {"adjacentNRCellRef": {"not": "a DN"}}),
                 Update(relations[2], {"nRTCI": "x", "adjacentNRCellRef": relations[3]}),
                 Update(relations[4], {"adjacentNRCellRef": 42, "isHOAllowed": None}),
+                Update(relations[5], {"adjacentNRCellRef": "not a DN"}),
                 Update(du, {"nRSectorCarrierRef": [f"{du},NRSectorCarrier=9", 7], "bWPRef": "SubNetwork=X"}),
                 Create(f"{plan.site_dn(0)},GNBCUCPFunction=1,NRCellDU=77", {"cellLocalId": 77}),
             ],

@@ -124,10 +124,9 @@ class _Scanned:
             cls = class_of(dn)
         except MalformedDN:
             return None
-        if cls not in NETWORK_CLASSES and cls not in self.tracked:
-            return self.fallback.get(dn)  # nothing may point to its class: read it
-        if self.done:
-            return None
+        if self.done or (cls not in NETWORK_CLASSES and cls not in self.tracked):
+            # Scanned and not in memory (a class nothing may point to, or a relation not kept): read it.
+            return self.fallback.get(dn)
         self.pending[dn] = [(self.dn, self.cls, self.check)]
         self.guessed[dn] = cls
         return cls, {}
@@ -236,43 +235,22 @@ def _containment_run(cls: str, dns: Sequence[str], objs: list[dict[str, Any]]) -
     return containment.check_run(cls, dns)
 
 
-class _Resolved:
-    """The complete picture once the scan is over: the scan's memory, else the store."""
-
-    def __init__(self, view: _Scanned) -> None:
-        self.view = view
-
-    def get(self, dn: str) -> tuple[str, dict[str, Any]] | None:
-        """(class, attributes) of an object, or None; attributes only where kept."""
-        view = self.view
-        found = view.classes.get(dn) or view.kept.finder()(dn) or view.kept.relation(dn)
-        return found if found is not None else view.fallback.get(dn)
-
-    def children(self, dn: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """The store's children of ``dn``."""
-        return self.view.fallback.children(dn)
-
-    def of_class(self, cls: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The store's objects of ``cls``."""
-        return self.view.fallback.of_class(cls)
-
-
 def _references(
     store: SqlStore, branch: int, rev: int, each: list[Rule], view: _Scanned, deferred: references.Deferred
 ) -> list[Finding]:
     """The reference rules' findings, once the scan has seen every object.
 
-    Each distinct target is resolved once; the objects of a class with a target that did not
-    resolve are read again and checked one by one. A sound twin has none to read.
+    Each distinct target is resolved once (``view`` answers from memory, else from the store);
+    the objects of a class with a target that did not resolve are read again and checked one by
+    one. A sound twin has none to read.
     """
-    resolved = _Resolved(view)
     names = {r.name for r in each if r in references.RULES}
     out: list[Finding] = []
-    for cls, targets in sorted(deferred.unresolved(resolved.get).items()):
+    for cls, targets in sorted(deferred.unresolved(view.get).items()):
         for dn, _, text in store.state(branch=branch, as_of=rev, classes=(cls,)):
             attrs = orjson.loads(text)
             if references.points_at(cls, attrs, targets):
-                out += [f for f in references.check_object(dn, cls, attrs, resolved) if f.rule in names]
+                out += [f for f in references.check_object(dn, cls, attrs, view) if f.rule in names]
     return out
 
 

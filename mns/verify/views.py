@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, cast
 
 import orjson
 
-from mns.errors import NotFound
+from mns.errors import MalformedDN, NotFound
 from mns.nrm.dn import SEP, key_class, key_depth, key_to_dn, to_key
 from mns.store.api import LIVE, Change, Scope
 from mns.verify.model import View
@@ -74,11 +74,13 @@ class NetView(View, Protocol):
 
 
 def class_of(dn: str) -> str:
-    """The class of a DN's leaf RDN."""
+    """The class of a DN's leaf RDN (``MalformedDN`` when it has none)."""
     if "\\" not in dn:
         start = dn.rfind(",") + 1
-        return dn[start : dn.index("=", start)]
-    return key_class(to_key(dn))
+        end = dn.find("=", start)
+        if end > start:
+            return dn[start:end]
+    return key_class(to_key(dn))  # escapes, or no class: the parser decides (and says why)
 
 
 def parent_of(dn: str) -> str | None:
@@ -153,13 +155,16 @@ class StoreView:
         """Store statements issued (what incremental verification is measured by)."""
 
     def get(self, dn: str) -> Obj | None:
-        """(class, attributes) of an object, or None."""
+        """(class, attributes) of an object, or None (as for a malformed DN, which names none)."""
         try:
             return self._objects[dn]
         except KeyError:
             pass
         self.reads += 1
-        moi = self.store.get(dn, branch=self.branch, as_of=self.rev)
+        try:
+            moi = self.store.get(dn, branch=self.branch, as_of=self.rev)
+        except MalformedDN:
+            moi = None
         found = (moi.cls, moi.attrs) if moi is not None else None
         self._objects[dn] = found
         return found
@@ -390,13 +395,16 @@ class MemoryView:
         return self._objects.get
 
     def get(self, dn: str) -> Obj | None:
-        """(class, attributes) of an object, or None."""
+        """(class, attributes) of an object, or None (as for a malformed DN, which names none)."""
         found = self._objects.get(dn)
         if found is not None:
             return found
-        found = self.relation(dn)
-        if found is None and self.fallback is not None and class_of(dn) not in NETWORK_CLASSES:
-            return self.fallback.get(dn)
+        try:
+            found = self.relation(dn)
+            if found is None and self.fallback is not None and class_of(dn) not in NETWORK_CLASSES:
+                return self.fallback.get(dn)
+        except MalformedDN:
+            return None
         return found
 
     def children(self, dn: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
